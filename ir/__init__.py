@@ -1,0 +1,1 @@
+"""The IR: types, graphs, the op table, text form, verifier, interpreter, passes."""

@@ -1,0 +1,362 @@
+"""Ops that move or create array data: reshape and friends, basic indexing,
+joins, matmul, creation, casts, and queries about shapes.
+
+Sizes that come from run-time ints (`x.reshape(n, -1)`) are inputs, not
+attributes; their constant values, when known, sharpen the result type.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..types import ANY_DIM, BOOL, INT, NONE, DType, ListType, TensorType
+from .registry import REQUIRED, UNKNOWN, Group, OpDef, register
+from .rules import (array_like_input, broadcast_shapes, normalize_axes, normalize_axis, tensor_input,
+                    ufunc_dtypes)
+
+
+def _int_inputs(context, start: int) -> list:
+    """Constant values (or ANY_DIM) of the int inputs from `start` on."""
+    dims = []
+    for index in range(start, len(context.input_types)):
+        if context.input_types[index] != INT:
+            raise context.error(f"size arguments must be int, got {context.input_types[index]}")
+        value = context.constants[index]
+        dims.append(ANY_DIM if value is UNKNOWN else value)
+    return dims
+
+
+# -- reshape and views ------------------------------------------------------------
+def _reshape_infer(context):
+    x = tensor_input(context, 0)
+    dims = _int_inputs(context, 1)
+    if sum(1 for d in dims if d == -1) > 1:
+        raise context.error("can only specify one unknown dimension (-1)")
+    if any(isinstance(d, int) and d < -1 for d in dims):
+        raise context.error(f"negative dimensions not allowed: {tuple(dims)}")
+    if -1 in dims:
+        known = [d for d in dims if d != -1]
+        total = None if x.shape is None or not all(isinstance(d, int) for d in x.shape) else math.prod(x.shape)
+        if total is not None and all(isinstance(d, int) for d in known):
+            rest = math.prod(known)
+            if rest == 0 or total % rest:
+                raise context.error(f"cannot reshape array of size {total} into shape {tuple(dims)}")
+            dims = [total // rest if d == -1 else d for d in dims]
+        else:
+            dims = [ANY_DIM if d == -1 else d for d in dims]
+    elif x.shape is not None and all(isinstance(d, int) for d in (*x.shape, *dims)):
+        if math.prod(x.shape) != math.prod(dims):
+            raise context.error(f"cannot reshape array of size {math.prod(x.shape)} into shape {tuple(dims)}")
+    return [TensorType(x.dtype, tuple(dims))]
+
+
+register(OpDef(
+    name="np::reshape", group=Group.SHAPE, inputs=("x", "*shape"),
+    infer=_reshape_infer, reference=lambda x, *shape: np.reshape(x, shape),
+    code="np.reshape({0}, {shape})", doc="np.reshape(x, shape); one dim may be -1",
+))
+
+
+def _transpose_infer(context):
+    x = tensor_input(context, 0)
+    axes = context.attributes["axes"]
+    if x.shape is None:
+        return [x]
+    if axes is None:
+        return [x.with_shape(x.shape[::-1])]
+    if len(axes) != len(x.shape):
+        raise context.error(f"axes {axes} don't match array of dimension {len(x.shape)}")
+    normalized = [normalize_axis(a, len(x.shape)) for a in axes]
+    if sorted(normalized) != list(range(len(x.shape))):
+        raise context.error(f"axes {axes} are not a permutation")
+    return [x.with_shape(tuple(x.shape[a] for a in normalized))]
+
+
+register(OpDef(
+    name="np::transpose", group=Group.SHAPE, inputs=("x",), attributes={"axes": None},
+    infer=_transpose_infer, reference=lambda x, axes: np.transpose(x, axes),
+    doc="np.transpose(x, axes); axes=None reverses them",
+))
+
+
+def _expand_dims_infer(context):
+    x = array_like_input(context, 0)
+    axis = context.attributes["axis"]
+    if x.shape is None:
+        return [x]
+    axes = normalize_axes(axis, len(x.shape) + (1 if isinstance(axis, int) else len(axis)))
+    shape, rest = [], iter(x.shape)
+    for i in range(len(x.shape) + len(axes)):
+        shape.append(1 if i in axes else next(rest))
+    return [x.with_shape(shape)]
+
+
+register(OpDef(
+    name="np::expand_dims", group=Group.SHAPE, inputs=("x",), attributes={"axis": 0},
+    infer=_expand_dims_infer, reference=lambda x, axis: np.expand_dims(x, axis),
+    doc="np.expand_dims(x, axis); also x[None]",
+))
+
+
+def _squeeze_infer(context):
+    x = tensor_input(context, 0)
+    axis = context.attributes["axis"]
+    if x.shape is None:
+        return [x]
+    if axis is None:
+        if any(isinstance(d, str) for d in x.shape):
+            raise context.error("squeeze without axis needs every dim known to be 1 or not")
+        return [x.with_shape(d for d in x.shape if d != 1)]
+    axes = normalize_axes(axis, len(x.shape))
+    for a in axes:
+        if isinstance(x.shape[a], int) and x.shape[a] != 1:
+            raise context.error("cannot select an axis to squeeze out which has size not equal to one")
+    return [x.with_shape(d for i, d in enumerate(x.shape) if i not in axes)]
+
+
+register(OpDef(
+    name="np::squeeze", group=Group.SHAPE, inputs=("x",), attributes={"axis": None},
+    infer=_squeeze_infer, reference=lambda x, axis: np.squeeze(x, axis),
+    doc="np.squeeze(x, axis)",
+))
+
+
+def _broadcast_to_infer(context):
+    x = array_like_input(context, 0)
+    dims = tuple(_int_inputs(context, 1))
+    if x.shape is not None and len(x.shape) > len(dims):
+        raise context.error(f"cannot broadcast a {len(x.shape)}-d array to {len(dims)} dims")
+    result = broadcast_shapes(x.shape, dims)
+    return [TensorType(x.dtype, dims if result is None else tuple(
+        d if isinstance(d, int) else r for d, r in zip(dims, result)))]
+
+
+register(OpDef(
+    name="np::broadcast_to", group=Group.SHAPE, inputs=("x", "*shape"),
+    infer=_broadcast_to_infer, reference=lambda x, *shape: np.broadcast_to(x, shape).copy(),
+    code="np.broadcast_to({0}, {shape})", doc="np.broadcast_to(x, shape)",
+))
+
+
+# -- basic indexing ------------------------------------------------------------------
+def _select_infer(context):
+    x = tensor_input(context, 0)
+    if context.input_types[1] not in (INT, BOOL):
+        raise context.error(f"index must be an int, got {context.input_types[1]}")
+    if x.shape is None:
+        return [x]
+    if not x.shape:
+        raise context.error("too many indices: a 0-d array cannot be indexed")
+    axis = normalize_axis(context.attributes["axis"], len(x.shape))
+    index = context.constants[1]
+    size = x.shape[axis]
+    if index is not UNKNOWN and isinstance(size, int) and not -size <= index < size:
+        raise context.error(f"index {index} is out of bounds for axis {axis} with size {size}")
+    return [x.with_shape(x.shape[:axis] + x.shape[axis + 1:])]
+
+
+def _select_reference(x, index, axis):
+    return x[(slice(None),) * (axis % x.ndim) + (index,)]
+
+
+register(OpDef(
+    name="np::select", group=Group.INDEX, inputs=("x", "index"), attributes={"axis": 0},
+    infer=_select_infer, reference=_select_reference,
+    doc="x[..., index, ...] along `axis`: an int index, the axis goes away",
+))
+
+
+def slice_length(size, start, stop, step):
+    """Length of `range(size)[start:stop:step]`, or ANY_DIM if not known."""
+    if not isinstance(size, int) or UNKNOWN in (start, stop, step):
+        return ANY_DIM
+    return len(range(size)[slice(start, stop, step)])
+
+
+def _slice_infer(context):
+    x = tensor_input(context, 0)
+    for index, name in zip(range(1, 4), ("start", "stop", "step")):
+        if context.input_types[index] not in (INT, NONE):
+            raise context.error(f"slice {name} must be int or None, got {context.input_types[index]}")
+    if context.constants[3] == 0:
+        raise context.error("slice step cannot be zero")
+    if x.shape is None:
+        return [x]
+    if not x.shape:
+        raise context.error("too many indices: a 0-d array cannot be sliced")
+    axis = normalize_axis(context.attributes["axis"], len(x.shape))
+    length = slice_length(x.shape[axis], *context.constants[1:4])
+    return [x.with_shape(x.shape[:axis] + (length,) + x.shape[axis + 1:])]
+
+
+def _slice_reference(x, start, stop, step, axis):
+    return x[(slice(None),) * (axis % x.ndim) + (slice(start, stop, step),)]
+
+
+register(OpDef(
+    name="np::slice", group=Group.INDEX, inputs=("x", "start", "stop", "step"),
+    attributes={"axis": 0}, infer=_slice_infer, reference=_slice_reference,
+    doc="x[..., start:stop:step, ...] along `axis`; bounds may be None",
+))
+
+
+# -- joins --------------------------------------------------------------------------------
+def _list_of_tensors(context, index: int) -> TensorType:
+    type = context.input_types[index]
+    if not isinstance(type, ListType) or not isinstance(type.element, TensorType):
+        raise context.error(f"expected a list of tensors, got {type}")
+    return type.element
+
+
+def _stack_infer(context):
+    element = _list_of_tensors(context, 0)
+    if element.shape is None:
+        return [TensorType(element.dtype)]
+    axis = normalize_axis(context.attributes["axis"], len(element.shape) + 1)
+    return [element.with_shape(element.shape[:axis] + (ANY_DIM,) + element.shape[axis:])]
+
+
+register(OpDef(
+    name="np::stack", group=Group.JOIN, inputs=("tensors",), attributes={"axis": 0},
+    infer=_stack_infer, reference=lambda tensors, axis: np.stack(tensors, axis=axis),
+    doc="np.stack(list_of_arrays, axis)",
+))
+
+
+def _concatenate_infer(context):
+    element = _list_of_tensors(context, 0)
+    if element.shape is None:
+        return [element]
+    if not element.shape:
+        raise context.error("zero-dimensional arrays cannot be concatenated")
+    axis = normalize_axis(context.attributes["axis"], len(element.shape))
+    return [element.with_shape(element.shape[:axis] + (ANY_DIM,) + element.shape[axis + 1:])]
+
+
+register(OpDef(
+    name="np::concatenate", group=Group.JOIN, inputs=("tensors",), attributes={"axis": 0},
+    infer=_concatenate_infer, reference=lambda tensors, axis: np.concatenate(tensors, axis=axis),
+    doc="np.concatenate(list_of_arrays, axis)",
+))
+
+
+# -- linear algebra ----------------------------------------------------------------------
+def matmul_shape(a, b):
+    """NumPy's matmul shape rule over symbolic dims; raises ValueError."""
+    if a is None or b is None:
+        return None
+    if not a or not b:
+        raise ValueError("matmul: input operand does not have enough dimensions")
+    a2 = (1,) + tuple(a) if len(a) == 1 else tuple(a)
+    b2 = tuple(b) + (1,) if len(b) == 1 else tuple(b)
+    k1, k2 = a2[-1], b2[-2]
+    if isinstance(k1, int) and isinstance(k2, int) and k1 != k2:
+        raise ValueError(f"matmul: core dimension mismatch ({k1} != {k2})")
+    batch = broadcast_shapes(a2[:-2], b2[:-2])
+    shape = batch + (a2[-2], b2[-1])
+    if len(a) == 1:
+        shape = shape[:-2] + shape[-1:]
+    if len(b) == 1:
+        shape = shape[:-1]
+    return shape
+
+
+def _matmul_infer(context):
+    a, b = tensor_input(context, 0), tensor_input(context, 1)
+    try:
+        shape = matmul_shape(a.shape, b.shape)
+    except ValueError as error:
+        raise context.error(str(error)) from None
+    dtypes = ufunc_dtypes(np.matmul, context.input_types)
+    return [TensorType(None if dtypes is None else dtypes[-1], shape)]
+
+
+register(OpDef(
+    name="np::matmul", group=Group.LINALG, inputs=("x", "y"),
+    infer=_matmul_infer, reference=np.matmul, code="{0} @ {1}",
+    doc="x @ y with NumPy's rules for 1-d operands and batch broadcasting",
+))
+
+
+# -- creation and casts ------------------------------------------------------------------
+def _filled_infer(context):
+    dims = tuple(_int_inputs(context, 0))
+    return [TensorType(context.attributes["dtype"], dims)]
+
+
+for _name, _function in (("zeros", np.zeros), ("ones", np.ones)):
+    register(OpDef(
+        name=f"np::{_name}", group=Group.CREATION, inputs=("*shape",),
+        attributes={"dtype": DType.FLOAT64}, infer=_filled_infer,
+        reference=(lambda function: lambda *shape, dtype: function(shape, dtype.numpy))(_function),
+        code=f"np.{_name}({{shape}}, dtype={{dtype}})", doc=f"np.{_name}(shape, dtype)",
+    ))
+
+
+def _full_infer(context):
+    fill = array_like_input(context, 0)
+    if fill.shape not in (None, ()):
+        raise context.error("fill value must be a scalar")
+    dims = tuple(_int_inputs(context, 1))
+    dtype = context.attributes["dtype"]
+    return [TensorType(fill.dtype if dtype is None else dtype, dims)]
+
+
+def _full_reference(fill, *shape, dtype):
+    return np.full(shape, fill, dtype=None if dtype is None else dtype.numpy)
+
+
+register(OpDef(
+    name="np::full", group=Group.CREATION, inputs=("fill", "*shape"), attributes={"dtype": None},
+    infer=_full_infer, reference=_full_reference,
+    code="np.full({shape}, {0}, dtype={dtype})", doc="np.full(shape, fill, dtype)",
+))
+
+
+def _astype_infer(context):
+    x = array_like_input(context, 0)
+    return [x.with_dtype(context.attributes["dtype"])]
+
+
+register(OpDef(
+    name="np::astype", group=Group.CAST, inputs=("x",), attributes={"dtype": REQUIRED},
+    infer=_astype_infer, reference=lambda x, dtype: np.asarray(x).astype(dtype.numpy),
+    code="{0}.astype({dtype})", doc="x.astype(dtype): a converted copy",
+))
+
+
+# -- queries -----------------------------------------------------------------------------------
+def _shape_infer(context):
+    tensor_input(context, 0)
+    return [ListType(INT)]
+
+
+register(OpDef(
+    name="np::shape", group=Group.QUERY, inputs=("x",), infer=_shape_infer,
+    reference=lambda x: list(np.shape(x)), code="{0}.shape", doc="x.shape as a list of ints",
+))
+
+
+def _dim_infer(context):
+    x = tensor_input(context, 0)
+    if x.shape is not None:
+        normalize_axis(context.attributes["axis"], len(x.shape))
+    return [INT]
+
+
+register(OpDef(
+    name="np::dim", group=Group.QUERY, inputs=("x",), attributes={"axis": 0},
+    infer=_dim_infer, reference=lambda x, axis: int(np.shape(x)[axis]),
+    code="{0}.shape[{axis}]", doc="x.shape[axis]",
+))
+register(OpDef(
+    name="np::ndim", group=Group.QUERY, inputs=("x",),
+    infer=lambda context: (tensor_input(context, 0), [INT])[1],
+    reference=lambda x: int(np.ndim(x)), code="{0}.ndim", doc="x.ndim",
+))
+register(OpDef(
+    name="np::size", group=Group.QUERY, inputs=("x",),
+    infer=lambda context: (tensor_input(context, 0), [INT])[1],
+    reference=lambda x: int(np.size(x)), code="{0}.size", doc="x.size",
+))

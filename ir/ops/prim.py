@@ -1,0 +1,228 @@
+"""Structural ops (`prim::`): constants, control flow, lists, tuples and
+conversions between Python scalars and tensors.
+
+Lists are values, as everything else in the IR: `prim::ListAppend` returns a
+new list and leaves its input alone, so loops carry lists like any other
+value and passes need no alias analysis for them.
+
+`prim::If` and `prim::Loop` have no reference: the interpreter runs their
+blocks itself, and their output types come from the types of what their
+blocks return (the type propagation pass joins them).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..attributes import TensorRef
+from ..types import (BOOL, FLOAT, INT, ListType, ScalarType, TensorType, TupleType, join_types,
+                     type_of_value)
+from .registry import REQUIRED, Group, OpDef, register
+from .rules import array_like_input
+
+
+def _declared(context):
+    """Types fixed by the node itself (control flow, tensor constants)."""
+    if context.declared_types is None:
+        raise context.error("the output types must be given when the node is created")
+    return context.declared_types
+
+
+def _constant_infer(context):
+    value = context.attributes["value"]
+    if isinstance(value, TensorRef):
+        return _declared(context)
+    return [type_of_value(value)]
+
+
+register(OpDef(
+    name="prim::Constant", group=Group.CONSTANT, inputs=(), attributes={"value": REQUIRED},
+    infer=_constant_infer, reference=None,
+    doc="a compile-time constant: a Python scalar, None, a string, a tuple, or @tensor",
+))
+
+
+def _if_infer(context):
+    if context.input_types[0] != BOOL:
+        raise context.error(f"condition must be bool, got {context.input_types[0]}")
+    return _declared(context)
+
+
+register(OpDef(
+    name="prim::If", group=Group.CONTROL, inputs=("condition",), infer=_if_infer,
+    reference=None, num_outputs=None, num_blocks=2,
+    doc="runs block 0 if condition else block 1; outputs are what the block returns",
+))
+
+
+def _loop_infer(context):
+    if context.input_types[0] != INT:
+        raise context.error(f"max_trip_count must be int, got {context.input_types[0]}")
+    if context.input_types[1] != BOOL:
+        raise context.error(f"start_condition must be bool, got {context.input_types[1]}")
+    return list(context.input_types[2:])
+
+
+register(OpDef(
+    name="prim::Loop", group=Group.CONTROL, inputs=("max_trip_count", "start_condition", "*carried"),
+    infer=_loop_infer, reference=None, num_outputs=None, num_blocks=1,
+    doc="body(i, *carried) -> (condition, *carried), run while i < max_trip_count and condition",
+))
+
+
+# -- lists ---------------------------------------------------------------------------------
+def _list_input(context, index: int) -> ListType:
+    type = context.input_types[index]
+    if not isinstance(type, ListType):
+        raise context.error(f"expected a list, got {type}")
+    return type
+
+
+def _join(context, types):
+    try:
+        return join_types(types)
+    except TypeError as error:
+        raise context.error(f"list elements must have one type: {error}") from None
+
+
+def _list_construct_infer(context):
+    if not context.input_types:
+        return _declared(context)
+    return [ListType(_join(context, context.input_types))]
+
+
+register(OpDef(
+    name="prim::ListConstruct", group=Group.LIST, inputs=("*elements",),
+    infer=_list_construct_infer, reference=lambda *elements: list(elements), code="[{elements}]",
+    doc="[a, b, ...]; an empty list takes its type from the node",
+))
+
+
+def _list_append_infer(context):
+    items = _list_input(context, 0)
+    return [ListType(_join(context, [items.element, context.input_types[1]]))]
+
+
+register(OpDef(
+    name="prim::ListAppend", group=Group.LIST, inputs=("list", "element"),
+    infer=_list_append_infer, reference=lambda items, element: items + [element],
+    code="{0} + [{1}]", doc="a new list: list + [element]",
+))
+
+
+def _list_add_infer(context):
+    a, b = _list_input(context, 0), _list_input(context, 1)
+    return [ListType(_join(context, [a.element, b.element]))]
+
+
+register(OpDef(
+    name="prim::ListAdd", group=Group.LIST, inputs=("a", "b"), infer=_list_add_infer,
+    reference=lambda a, b: a + b, code="{0} + {1}", doc="a new list: a + b",
+))
+
+
+def _list_index_infer(context):
+    items = _list_input(context, 0)
+    if context.input_types[1] != INT:
+        raise context.error(f"list index must be int, got {context.input_types[1]}")
+    return [items.element]
+
+
+register(OpDef(
+    name="prim::ListIndex", group=Group.LIST, inputs=("list", "index"), infer=_list_index_infer,
+    reference=lambda items, index: items[index], code="{0}[{1}]", doc="list[index]",
+))
+register(OpDef(
+    name="prim::ListLen", group=Group.LIST, inputs=("list",),
+    infer=lambda context: (_list_input(context, 0), [INT])[1],
+    reference=len, code="len({0})", doc="len(list)",
+))
+
+
+def _list_unpack_reference(items):
+    return tuple(items)
+
+
+register(OpDef(
+    name="prim::ListUnpack", group=Group.LIST, inputs=("list",),
+    infer=lambda context: [_list_input(context, 0).element] * context.num_outputs,
+    reference=_list_unpack_reference, num_outputs=None,
+    doc="a, b = list; the list must have exactly as many elements as outputs",
+))
+
+
+# -- tuples ------------------------------------------------------------------------------
+register(OpDef(
+    name="prim::TupleConstruct", group=Group.TUPLE, inputs=("*elements",),
+    infer=lambda context: [TupleType(context.input_types)],
+    reference=lambda *elements: tuple(elements), code="({elements},)", doc="(a, b, ...)",
+))
+
+
+def _tuple_input(context) -> TupleType:
+    type = context.input_types[0]
+    if not isinstance(type, TupleType):
+        raise context.error(f"expected a tuple, got {type}")
+    return type
+
+
+def _tuple_index_infer(context):
+    elements = _tuple_input(context).elements
+    index = context.attributes["index"]
+    if not -len(elements) <= index < len(elements):
+        raise context.error(f"tuple index {index} out of range for {len(elements)} elements")
+    return [elements[index]]
+
+
+register(OpDef(
+    name="prim::TupleIndex", group=Group.TUPLE, inputs=("tuple",), attributes={"index": REQUIRED},
+    infer=_tuple_index_infer, reference=lambda items, index: items[index],
+    code="{0}[{index}]", doc="tuple[index] with a constant index",
+))
+
+
+def _tuple_unpack_infer(context):
+    elements = _tuple_input(context).elements
+    if len(elements) != context.num_outputs:
+        raise context.error(f"cannot unpack {len(elements)} values into {context.num_outputs}")
+    return list(elements)
+
+
+register(OpDef(
+    name="prim::TupleUnpack", group=Group.TUPLE, inputs=("tuple",), infer=_tuple_unpack_infer,
+    reference=tuple, num_outputs=None, doc="a, b = tuple",
+))
+
+
+# -- scalars and tensors ----------------------------------------------------------------------
+def _num_to_tensor_infer(context):
+    type = context.input_types[0]
+    if not isinstance(type, ScalarType):
+        raise context.error(f"expected a Python scalar, got {type}")
+    return [array_like_input(context, 0)]
+
+
+register(OpDef(
+    name="prim::NumToTensor", group=Group.SCALAR, inputs=("x",), infer=_num_to_tensor_infer,
+    reference=lambda x: np.asarray(x)[()], code="np.asarray({0})",
+    doc="a Python scalar as a 0-d array of its default dtype (strong in promotion)",
+))
+
+
+def _to_scalar_infer(result):
+    def infer(context):
+        type = context.input_types[0]
+        if isinstance(type, TensorType):
+            if type.shape is not None and any(isinstance(d, int) and d != 1 for d in type.shape):
+                raise context.error(f"only arrays of size 1 can be converted to {result}, got {type}")
+        elif not isinstance(type, ScalarType):
+            raise context.error(f"cannot convert {type} to {result}")
+        return [result]
+    return infer
+
+
+for _type, _function in ((INT, int), (FLOAT, float), (BOOL, bool)):
+    register(OpDef(
+        name=f"prim::{_function.__name__.capitalize()}", group=Group.SCALAR, inputs=("x",),
+        infer=_to_scalar_infer(_type), reference=_function, code=f"{_function.__name__}({{0}})",
+        doc=f"Python {_function.__name__}(x) of a scalar or a size-1 array",
+    ))

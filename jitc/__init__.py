@@ -1,0 +1,1 @@
+"""jitc: a JIT compiler for model code written in plain NumPy."""

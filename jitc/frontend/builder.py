@@ -1,0 +1,124 @@
+"""What both frontends use to emit IR: a graph, an insertion point and the
+source location of the construct being compiled.
+
+Frontend values are either IR `Value`s or Python constants (ints, floats,
+bools, None, strings, tuples of those, dtypes) that are known while the
+graph is built. Binders in `numpy_api` take and return such values, so the
+tracer and the scripter share them unchanged.
+"""
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import numpy as np
+
+from ..errors import FrontendError
+from ..ir.errors import IRTypeError
+from ..ir.graph import Graph, SourceLocation, Value
+from ..ir.ops import UNKNOWN, constant_value, create_op
+from ..ir.types import DType, ListType, TensorType, Type, type_of_value
+
+CONSTANT_TYPES = (bool, int, float, type(None), str)
+
+
+def is_constant(x: Any) -> bool:
+    """True for Python values that can stand for themselves in the IR."""
+    if isinstance(x, CONSTANT_TYPES):
+        return True
+    return isinstance(x, tuple) and all(is_constant(v) for v in x)
+
+
+def as_dtype(x: Any, what: str = "dtype") -> DType:
+    """A DType from anything NumPy accepts as one (np.float32, 'float32', float...)."""
+    if isinstance(x, DType):
+        return x
+    try:
+        return DType.from_numpy(np.dtype(x))
+    except TypeError as error:
+        raise FrontendError(f"{what}: {error}") from None
+
+
+class GraphBuilder:
+    def __init__(self, graph: Graph):
+        self.graph = graph
+        self.source: SourceLocation | None = None
+
+    # -- values ------------------------------------------------------------------
+    def value(self, x: Any) -> Value:
+        """`x` as an IR value: constants become `prim::Constant`, arrays
+        tensor constants, lists of values `prim::ListConstruct`."""
+        if isinstance(x, Value):
+            return x
+        if isinstance(x, (np.ndarray, np.generic)):
+            return self.graph.tensor_constant(np.asarray(x))
+        if isinstance(x, list):
+            return self.op("prim::ListConstruct", *x)
+        if is_constant(x):
+            node = self.graph.create("prim::Constant", (), [type_of_value(x)], {"value": x}, self.source)
+            return node.output
+        raise FrontendError(f"jitc cannot use a value of type {type(x).__name__} here")
+
+    def constant_of(self, x: Any) -> Any:
+        """The Python value of `x` if it is known now, else UNKNOWN."""
+        if isinstance(x, Value):
+            return constant_value(x)
+        return x if is_constant(x) else UNKNOWN
+
+    def static(self, x: Any, what: str) -> Any:
+        """The Python value of `x`, which must be known while compiling."""
+        value = self.constant_of(x)
+        if value is UNKNOWN:
+            raise FrontendError(f"{what} must be a constant known at compile time")
+        return value
+
+    def static_int(self, x: Any, what: str) -> int:
+        value = self.static(x, what)
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise FrontendError(f"{what} must be an int, got {value!r}")
+        return value
+
+    def static_axis(self, x: Any, what: str = "axis") -> int | tuple | None:
+        """None, an int or a tuple of ints, known at compile time."""
+        value = self.static(x, what)
+        if value is None or (isinstance(value, int) and not isinstance(value, bool)):
+            return value
+        if isinstance(value, tuple) and all(isinstance(v, int) and not isinstance(v, bool) for v in value):
+            return value
+        raise FrontendError(f"{what} must be None, an int or a tuple of ints, got {value!r}")
+
+    @staticmethod
+    def type_of(x: Any) -> Type:
+        return x.type if isinstance(x, Value) else type_of_value(x)
+
+    def is_tensor(self, x: Any) -> bool:
+        if isinstance(x, Value):
+            return isinstance(x.type, TensorType)
+        return isinstance(x, (np.ndarray, np.generic))
+
+    # -- nodes ---------------------------------------------------------------------
+    def op(self, kind: str, *inputs: Any, **attributes: Any) -> Value:
+        """Emit one op with one output and return that output."""
+        node = self._create(kind, inputs, attributes, None, None)
+        return node.output
+
+    def op_multi(self, kind: str, inputs: Sequence[Any], attributes: dict | None = None,
+                 num_outputs: int | None = None) -> list[Value]:
+        return list(self._create(kind, inputs, attributes or {}, num_outputs, None).outputs)
+
+    def op_typed(self, kind: str, inputs: Sequence[Any], output_types: Sequence[Type],
+                 attributes: dict | None = None):
+        """Emit an op whose output types the node fixes (control flow, empty lists)."""
+        return self._create(kind, inputs, attributes or {}, len(output_types), output_types)
+
+    def _create(self, kind, inputs, attributes, num_outputs, output_types):
+        values = [self.value(x) for x in inputs]
+        try:
+            return create_op(self.graph, kind, values, attributes, self.source, num_outputs, output_types)
+        except IRTypeError as error:
+            raise FrontendError(str(error)) from None
+
+    def empty_list(self, element: Type) -> Value:
+        return self.op_typed("prim::ListConstruct", [], [ListType(element)]).output
+
+
+__all__ = ["GraphBuilder", "is_constant", "as_dtype"]

@@ -1,0 +1,447 @@
+"""The one mapping from NumPy (functions, ufuncs, operators, ndarray methods
+and properties, and the builtins that act on arrays) onto the op table.
+
+Each entry is a *binder*: a function with the same parameters as the NumPy
+callable it stands for, plus a leading `GraphBuilder`. Python binds the
+caller's arguments to it, so keyword arguments, defaults and "unexpected
+argument" errors behave as in NumPy. The tracer and the scripter both look
+callables up here; neither has a mapping of its own.
+"""
+from __future__ import annotations
+
+import builtins
+import math
+import operator
+from typing import Any, Callable
+
+import numpy as np
+
+from ..errors import FrontendError
+from ..ir.graph import Value
+from ..ir.ops import ELEMENTWISE_GROUPS, UNKNOWN, all_ops
+from ..ir.types import INT, DType, ListType, ScalarType, TensorType, TupleType
+from .builder import GraphBuilder, as_dtype, is_constant
+
+Binder = Callable[..., Any]
+
+
+class ApiTable:
+    """Binders keyed by the NumPy object they stand for, by ndarray method
+    name, and by ndarray attribute name."""
+
+    def __init__(self):
+        self.functions: dict[Any, Binder] = {}
+        self.methods: dict[str, Binder] = {}
+        self.attributes: dict[str, Binder] = {}
+
+    def function(self, *keys):
+        def register(binder: Binder) -> Binder:
+            for key in keys:
+                self.functions[key] = binder
+            return binder
+        return register
+
+    def method(self, *names: str):
+        def register(binder: Binder) -> Binder:
+            for name in names:
+                self.methods[name] = binder
+            return binder
+        return register
+
+    def attribute(self, name: str):
+        def register(binder: Binder) -> Binder:
+            self.attributes[name] = binder
+            return binder
+        return register
+
+    def lookup(self, function: Any) -> Binder | None:
+        try:
+            return self.functions.get(function)
+        except TypeError:  # unhashable callables are never in the table
+            return None
+
+    def name_of(self, function: Any) -> str:
+        module = getattr(function, "__module__", None) or ""
+        name = getattr(function, "__name__", None) or type(function).__name__
+        return f"np.{name}" if module.startswith("numpy") or isinstance(function, np.ufunc) else name
+
+
+NUMPY_API = ApiTable()
+api = NUMPY_API
+
+
+def _unsupported_keywords(function: str, **given) -> None:
+    for name, value in given.items():
+        if value is not None:
+            raise FrontendError(f"{function}: argument '{name}' is not supported by jitc")
+
+
+# -- elementwise: ufuncs, operators, builtins ------------------------------------------------
+def _all_scalars(b: GraphBuilder, inputs) -> bool:
+    return all(isinstance(b.type_of(x), ScalarType) for x in inputs)
+
+
+def _ufunc_binder(kind: str, ufunc: np.ufunc) -> Binder:
+    def binder(b: GraphBuilder, *inputs, out=None, where=True, dtype=None, casting="same_kind",
+               order="K", subok=True):
+        if len(inputs) != ufunc.nin:
+            raise FrontendError(f"np.{ufunc.__name__} takes {ufunc.nin} input(s), got {len(inputs)}")
+        _unsupported_keywords(f"np.{ufunc.__name__}", out=out)
+        if where is not True:
+            raise FrontendError(f"np.{ufunc.__name__}: argument 'where' is not supported by jitc")
+        if _all_scalars(b, inputs):
+            # A ufunc on Python scalars returns a NumPy scalar: make the first a 0-d array.
+            inputs = (b.op("prim::NumToTensor", inputs[0]),) + inputs[1:]
+        result = b.op(kind, *inputs)
+        return result if dtype is None else b.op("np::astype", result, dtype=as_dtype(dtype))
+    return binder
+
+
+for _op in all_ops():
+    _ufunc = getattr(np, _op.short_name, None)
+    if _op.group in ELEMENTWISE_GROUPS and _op.namespace == "np" and isinstance(_ufunc, np.ufunc):
+        api.function(_ufunc)(_ufunc_binder(_op.name, _ufunc))
+
+
+def _operator_binder(kind: str, list_kind: str | None = None) -> Binder:
+    def binder(b: GraphBuilder, *inputs):
+        if list_kind and all(isinstance(b.type_of(x), ListType) for x in inputs):
+            return b.op(list_kind, *inputs)
+        return b.op(kind, *inputs)
+    return binder
+
+
+for _function, _kind in (
+        (operator.sub, "np::subtract"), (operator.mul, "np::multiply"),
+        (operator.truediv, "np::divide"), (operator.floordiv, "np::floor_divide"),
+        (operator.mod, "np::remainder"), (operator.pow, "np::power"), (operator.lt, "np::less"),
+        (operator.le, "np::less_equal"), (operator.gt, "np::greater"),
+        (operator.ge, "np::greater_equal"), (operator.eq, "np::equal"), (operator.ne, "np::not_equal"),
+        (operator.and_, "np::bitwise_and"), (operator.or_, "np::bitwise_or"),
+        (operator.xor, "np::bitwise_xor"), (operator.invert, "np::invert"),
+        (operator.neg, "np::negative"), (operator.pos, "np::positive"), (builtins.abs, "np::absolute")):
+    api.function(_function)(_operator_binder(_kind))
+api.function(operator.add)(_operator_binder("np::add", list_kind="prim::ListAdd"))
+
+
+def _builtin_extremum(kind: str, name: str) -> Binder:
+    def binder(b: GraphBuilder, *inputs):
+        if len(inputs) < 2:
+            raise FrontendError(f"jitc supports {name}(a, b, ...) on scalars or arrays, "
+                                f"not {name}() of an iterable; use np.{name}(x) for arrays")
+        result = inputs[0]
+        for other in inputs[1:]:
+            result = b.op(kind, result, other)
+        return result
+    return binder
+
+
+api.function(builtins.max)(_builtin_extremum("np::maximum", "max"))
+api.function(builtins.min)(_builtin_extremum("np::minimum", "min"))
+
+for _name in ("exp", "log", "log2", "log10", "log1p", "expm1", "sqrt", "sin", "cos", "tan", "asin",
+              "acos", "atan", "sinh", "cosh", "tanh", "floor", "ceil", "trunc"):
+    _numpy_name = {"asin": "arcsin", "acos": "arccos", "atan": "arctan"}.get(_name, _name)
+    _result = "prim::Int" if _name in ("floor", "ceil", "trunc") else "prim::Float"
+
+    def _math_binder(b: GraphBuilder, x, _kind=f"np::{_numpy_name}", _result=_result):
+        return b.op(_result, b.op(_kind, b.op("prim::NumToTensor", x) if _all_scalars(b, [x]) else x))
+    api.function(getattr(math, _name))(_math_binder)
+
+
+@api.function(builtins.int)
+def _int(b: GraphBuilder, x=0):
+    return b.op("prim::Int", x)
+
+
+@api.function(builtins.float)
+def _float(b: GraphBuilder, x=0.0):
+    return b.op("prim::Float", x)
+
+
+@api.function(builtins.bool)
+def _bool(b: GraphBuilder, x=False):
+    return b.op("prim::Bool", x)
+
+
+@api.function(np.where)
+def _where(b: GraphBuilder, condition, x=None, y=None):
+    if x is None or y is None:
+        raise FrontendError("np.where(condition) with one argument is not supported; "
+                            "pass np.where(condition, x, y)")
+    return b.op("np::where", condition, x, y)
+
+
+@api.function(np.clip)
+def _clip(b: GraphBuilder, a, a_min=None, a_max=None, out=None, **kwargs):
+    _unsupported_keywords("np.clip", out=out)
+    low = a_min if a_min is not None else kwargs.get("min")
+    high = a_max if a_max is not None else kwargs.get("max")
+    if low is None or high is None:
+        raise FrontendError("np.clip needs both bounds in jitc")
+    return b.op("np::clip", a, low, high)
+
+
+api.method("clip")(_clip)
+
+
+# -- reductions -------------------------------------------------------------------------------
+def _reduction_binder(kind: str, name: str) -> Binder:
+    def binder(b: GraphBuilder, a, axis=None, dtype=None, out=None, keepdims=False, *, where=None,
+               initial=None, ddof=0, **unsupported):
+        _unsupported_keywords(f"np.{name}", out=out, where=where, initial=initial, **unsupported)
+        if dtype is not None:
+            a = b.op("np::astype", a, dtype=as_dtype(dtype))
+        attributes = {"axis": b.static_axis(axis), "keepdims": bool(b.static(keepdims, "keepdims"))}
+        if kind in ("np::var", "np::std"):
+            attributes["ddof"] = b.static(ddof, "ddof")
+        elif ddof != 0:
+            raise FrontendError(f"np.{name}: unexpected argument 'ddof'")
+        return b.op(kind, a, **attributes)
+    return binder
+
+
+for _name, _aliases in (("sum", ()), ("prod", ()), ("mean", ()), ("max", ("amax",)),
+                        ("min", ("amin",)), ("argmax", ()), ("argmin", ()), ("any", ()), ("all", ()),
+                        ("var", ()), ("std", ())):
+    _binder = _reduction_binder(f"np::{_name}", _name)
+    api.function(getattr(np, _name), *[getattr(np, a) for a in _aliases if hasattr(np, a)])(_binder)
+    api.method(_name)(_binder)
+
+
+# -- shapes -------------------------------------------------------------------------------------
+def _shape_arguments(b: GraphBuilder, shape) -> list:
+    """A shape given as an int, a tuple/list of ints, or `x.shape`."""
+    if isinstance(shape, (tuple, list)):
+        return list(shape)
+    if isinstance(shape, Value) and isinstance(shape.type, ListType):
+        raise FrontendError("a shape must be a tuple of ints with a length known at compile "
+                            "time; unpack it, as in x.reshape(n, -1)")
+    return [shape]
+
+
+@api.function(np.reshape)
+def _reshape(b: GraphBuilder, a, shape=None, order="C", *, newshape=None, copy=None):
+    if order != "C":
+        raise FrontendError("np.reshape: only order='C' is supported")
+    shape = newshape if shape is None else shape
+    return b.op("np::reshape", a, *_shape_arguments(b, shape))
+
+
+@api.method("reshape")
+def _reshape_method(b: GraphBuilder, a, *shape, order="C"):
+    if order != "C":
+        raise FrontendError("ndarray.reshape: only order='C' is supported")
+    if len(shape) == 1:
+        shape = _shape_arguments(b, shape[0])
+    return b.op("np::reshape", a, *shape)
+
+
+@api.function(np.ravel)
+def _ravel(b: GraphBuilder, a, order="C"):
+    return _reshape(b, a, -1, order)
+
+
+api.method("ravel", "flatten")(lambda b, a, order="C": _ravel(b, a, order))
+
+
+@api.function(np.transpose)
+def _transpose(b: GraphBuilder, a, axes=None):
+    axes = b.static(axes, "axes")
+    return b.op("np::transpose", a, axes=None if axes is None else tuple(axes))
+
+
+@api.method("transpose")
+def _transpose_method(b: GraphBuilder, a, *axes):
+    if len(axes) == 1 and (axes[0] is None or isinstance(axes[0], (tuple, list))):
+        axes = axes[0]
+    return _transpose(b, a, tuple(axes) if axes else None)
+
+
+api.attribute("T")(lambda b, a: b.op("np::transpose", a))
+
+
+@api.function(np.expand_dims)
+def _expand_dims(b: GraphBuilder, a, axis):
+    return b.op("np::expand_dims", a, axis=b.static_axis(axis))
+
+
+@api.function(np.squeeze)
+def _squeeze(b: GraphBuilder, a, axis=None):
+    return b.op("np::squeeze", a, axis=b.static_axis(axis))
+
+
+api.method("squeeze")(_squeeze)
+
+
+@api.function(np.broadcast_to)
+def _broadcast_to(b: GraphBuilder, array, shape, subok=False):
+    return b.op("np::broadcast_to", array, *_shape_arguments(b, shape))
+
+
+def _tensor_list(b: GraphBuilder, arrays) -> Value:
+    if isinstance(arrays, (list, tuple)):
+        if not arrays:
+            raise FrontendError("need at least one array to join")
+        return b.op("prim::ListConstruct", *arrays)
+    if isinstance(arrays, Value) and isinstance(arrays.type, ListType):
+        return arrays
+    raise FrontendError("expected a list or tuple of arrays")
+
+
+@api.function(np.stack)
+def _stack(b: GraphBuilder, arrays, axis=0, out=None, *, dtype=None, casting="same_kind"):
+    _unsupported_keywords("np.stack", out=out, dtype=dtype)
+    return b.op("np::stack", _tensor_list(b, arrays), axis=b.static_int(axis, "axis"))
+
+
+@api.function(np.concatenate)
+def _concatenate(b: GraphBuilder, arrays, axis=0, out=None, *, dtype=None, casting="same_kind"):
+    _unsupported_keywords("np.concatenate", out=out, dtype=dtype)
+    return b.op("np::concatenate", _tensor_list(b, arrays), axis=b.static_int(axis, "axis"))
+
+
+# -- linear algebra ------------------------------------------------------------------------------
+@api.function(np.matmul, operator.matmul)
+def _matmul(b: GraphBuilder, x1, x2, /, out=None, **kwargs):
+    _unsupported_keywords("np.matmul", out=out)
+    return b.op("np::matmul", x1, x2)
+
+
+@api.function(np.dot)
+def _dot(b: GraphBuilder, a, b_, out=None):
+    _unsupported_keywords("np.dot", out=out)
+    for operand in (a, b_):
+        rank = getattr(b.type_of(operand), "rank", None)
+        if rank is not None and rank > 2:
+            raise FrontendError("np.dot of arrays with more than 2 dims is not supported; "
+                                "use np.matmul (@) or np.tensordot")
+    if _all_scalars(b, [a]) or _all_scalars(b, [b_]):
+        return b.op("np::multiply", a, b_)
+    return b.op("np::matmul", a, b_)
+
+
+api.method("dot")(_dot)
+
+
+# -- creation and casts ----------------------------------------------------------------------------
+def _creation_binder(kind: str) -> Binder:
+    def binder(b: GraphBuilder, shape, dtype=float, order="C", *, like=None, device=None):
+        return b.op(kind, *_shape_arguments(b, shape), dtype=as_dtype(dtype))
+    return binder
+
+
+api.function(np.zeros)(_creation_binder("np::zeros"))
+api.function(np.ones)(_creation_binder("np::ones"))
+
+
+@api.function(np.full)
+def _full(b: GraphBuilder, shape, fill_value, dtype=None, order="C", *, like=None, device=None):
+    return b.op("np::full", fill_value, *_shape_arguments(b, shape),
+                dtype=None if dtype is None else as_dtype(dtype))
+
+
+@api.method("astype")
+def _astype(b: GraphBuilder, a, dtype, order="K", casting="unsafe", subok=True, copy=True):
+    return b.op("np::astype", a, dtype=as_dtype(dtype))
+
+
+for _dtype in DType:
+    def _scalar_constructor(b: GraphBuilder, x=0, _dtype=_dtype):
+        return b.op("np::astype", x, dtype=_dtype)
+    api.function(_dtype.numpy.type)(_scalar_constructor)
+
+
+@api.function(np.asarray, np.array)
+def _asarray(b: GraphBuilder, a, dtype=None, order=None, *, copy=None, like=None, device=None, **kwargs):
+    if isinstance(a, (list, tuple)) and all(is_constant(item) for item in a):
+        a = b.value(np.asarray(a))
+    elif isinstance(a, (list, tuple)):
+        a = b.op("np::stack", b.op("prim::ListConstruct", *a), axis=0)
+    elif _all_scalars(b, [a]):
+        a = b.op("prim::NumToTensor", a)
+    return a if dtype is None else b.op("np::astype", a, dtype=as_dtype(dtype))
+
+
+# -- queries ---------------------------------------------------------------------------------------
+@api.attribute("shape")
+def _shape(b: GraphBuilder, a):
+    """A tuple of int values when the rank is known, else a List[int] value."""
+    rank = b.type_of(a).rank
+    if rank is None:
+        return b.op("np::shape", a)
+    return tuple(b.op("np::dim", a, axis=i) for i in range(rank))
+
+
+api.function(np.shape)(_shape)
+api.attribute("ndim")(lambda b, a: b.op("np::ndim", a))
+api.attribute("size")(lambda b, a: b.op("np::size", a))
+api.function(np.ndim)(lambda b, a: b.op("np::ndim", a))
+api.function(np.size)(lambda b, a, axis=None: b.op("np::size", a) if axis is None
+                      else b.op("np::dim", a, axis=b.static_int(axis, "axis")))
+
+
+@api.function(builtins.len)
+def _len(b: GraphBuilder, obj):
+    type = b.type_of(obj)
+    if isinstance(type, ListType):
+        return b.op("prim::ListLen", obj)
+    if isinstance(type, TensorType):
+        return b.op("np::dim", obj, axis=0)
+    raise FrontendError(f"len() of {type} is not supported")
+
+
+# -- indexing --------------------------------------------------------------------------------------
+def _index_items(index) -> tuple:
+    return index if isinstance(index, tuple) else (index,)
+
+
+def _check_int_index(b: GraphBuilder, item) -> Any:
+    type = b.type_of(item)
+    if type == INT:
+        return item
+    if isinstance(type, TensorType):
+        raise FrontendError("indexing with an array (gather or boolean mask) is not supported yet; "
+                            "index with ints, slices, None and ...")
+    raise FrontendError(f"an index must be an int, a slice, None or ..., got {type}")
+
+
+def _index_one_axis(b: GraphBuilder, x, item, axis: int) -> tuple[Any, bool]:
+    """Apply one index item at `axis`; returns the result and whether the
+    axis survives (False for an int index, which removes it)."""
+    if item is None:
+        return b.op("np::expand_dims", x, axis=axis), True
+    if isinstance(item, slice):
+        if item.start is None and item.stop is None and item.step is None:
+            return x, True
+        return b.op("np::slice", x, item.start, item.stop, item.step, axis=axis), True
+    return b.op("np::select", x, _check_int_index(b, item), axis=axis), False
+
+
+@api.function(operator.getitem)
+def _getitem(b: GraphBuilder, x, index):
+    type = b.type_of(x)
+    if isinstance(type, ListType):
+        return b.op("prim::ListIndex", x, index)
+    if isinstance(type, TupleType):
+        return b.op("prim::TupleIndex", x, index=b.static_int(index, "a tuple index"))
+    items = _index_items(index)
+    if sum(1 for item in items if item is Ellipsis) > 1:
+        raise FrontendError("an index can only have a single ellipsis ('...')")
+    if Ellipsis in items:
+        split = items.index(Ellipsis)
+        before, after = items[:split], items[split + 1:]
+    else:
+        before, after = items, ()
+    axis = 0
+    for item in before:
+        x, kept = _index_one_axis(b, x, item, axis)
+        axis += kept
+    axis = -1
+    for item in reversed(after):
+        x, kept = _index_one_axis(b, x, item, axis)
+        axis -= kept
+    return x
+
+
+__all__ = ["ApiTable", "NUMPY_API", "UNKNOWN", "is_constant"]
