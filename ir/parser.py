@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from .attributes import TensorRef
 from .errors import ParseError
 from .graph import Block, Graph, Node, SourceLocation, Value
-from .types import (ANY_DIM, BOOL, DTYPE_BY_TYPE_NAME, FLOAT, INT, NONE, STRING, DType, ListType,
+from .types import (ANY_DIM, BOOL, DTYPE_BY_TYPE_NAME, FLOAT, INT, NEVER, NONE, STRING, DType, ListType,
                     TensorType, TupleType, Type)
 
 _TOKEN = re.compile(r"""
@@ -32,7 +32,7 @@ _TOKEN = re.compile(r"""
 """, re.VERBOSE)
 
 _SOURCE = re.compile(r"^(?P<file>.*):(?P<line>\d+):(?P<col>\d+)(?:-(?P<eline>\d+):(?P<ecol>\d+))?$")
-_SCALAR_TYPES = {"int": INT, "float": FLOAT, "bool": BOOL, "None": NONE, "str": STRING}
+_SCALAR_TYPES = {"int": INT, "float": FLOAT, "bool": BOOL, "None": NONE, "str": STRING, "Never": NEVER}
 _NAMED_CONSTANTS = {"True": True, "False": False, "None": None, "inf": float("inf"),
                     "-inf": float("-inf"), "nan": float("nan")}
 

@@ -182,6 +182,15 @@ class StringType(Type):
 
 
 @dataclass(frozen=True)
+class NeverType(Type):
+    """The type of no value: the element type of an empty list literal
+    (`List[Never]`), which joins with any list type."""
+
+    def __str__(self) -> str:
+        return "Never"
+
+
+@dataclass(frozen=True)
 class TupleType(Type):
     elements: tuple[Type, ...]
 
@@ -204,6 +213,7 @@ INT = IntType()
 FLOAT = FloatType()
 BOOL = BoolType()
 NONE = NoneType()
+NEVER = NeverType()
 STRING = StringType()
 TENSOR = TensorType()
 
@@ -255,8 +265,10 @@ def join_types(types) -> Type:
 
 
 def _join_two(a: Type, b: Type) -> Type:
-    if a == b:
+    if a == b or b == NEVER:
         return a
+    if a == NEVER:
+        return b
     if isinstance(a, TensorType) and isinstance(b, TensorType):
         dtype = a.dtype if a.dtype == b.dtype else None
         if a.shape is None or b.shape is None or len(a.shape) != len(b.shape):
@@ -274,7 +286,7 @@ def _join_two(a: Type, b: Type) -> Type:
 def is_subtype(specific: Type, general: Type) -> bool:
     """True when every value of `specific` is also a value of `general`
     (a `Float(3, 4)` is a `Float(*, *)`, which is a `Tensor`)."""
-    if specific == general:
+    if specific == general or specific == NEVER:
         return True
     if isinstance(specific, TensorType) and isinstance(general, TensorType):
         if general.dtype is not None and specific.dtype != general.dtype:

@@ -13,7 +13,7 @@ from __future__ import annotations
 from .errors import IRError, VerificationError
 from .graph import Block, Graph, Node, Use, Value
 from .ops import get_op, infer_node_types
-from .types import BOOL, INT, ListType, TensorType, TupleType, Type
+from .types import BOOL, INT, NEVER, ListType, TensorType, TupleType, Type
 
 
 def types_agree(a: Type, b: Type) -> bool:
@@ -27,7 +27,7 @@ def types_agree(a: Type, b: Type) -> bool:
         return len(a.shape) == len(b.shape) and all(
             x == y or isinstance(x, str) or isinstance(y, str) for x, y in zip(a.shape, b.shape))
     if isinstance(a, ListType) and isinstance(b, ListType):
-        return types_agree(a.element, b.element)
+        return a.element == NEVER or b.element == NEVER or types_agree(a.element, b.element)
     if isinstance(a, TupleType) and isinstance(b, TupleType):
         return len(a.elements) == len(b.elements) and all(
             types_agree(x, y) for x, y in zip(a.elements, b.elements))

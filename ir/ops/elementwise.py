@@ -31,6 +31,16 @@ def _ufunc_infer(ufunc: np.ufunc, python_op):
     return infer
 
 
+def _python_or_numpy(ufunc: np.ufunc, python_op):
+    """Python's operator on Python scalars, the ufunc on anything else."""
+    def reference(*inputs):
+        if all(isinstance(x, (bool, int, float)) for x in inputs):
+            return python_op(*inputs)
+        return ufunc(*inputs)
+    reference.__name__ = ufunc.__name__
+    return reference
+
+
 def _ufunc_op(ufunc: np.ufunc, python_op=None, code: str | None = None, name: str | None = None):
     group = Group.UNARY if ufunc.nin == 1 else Group.BINARY
     inputs = ("x",) if ufunc.nin == 1 else ("x", "y")
@@ -39,7 +49,7 @@ def _ufunc_op(ufunc: np.ufunc, python_op=None, code: str | None = None, name: st
         group=group,
         inputs=inputs,
         infer=_ufunc_infer(ufunc, python_op),
-        reference=python_op or ufunc,
+        reference=ufunc if python_op is None else _python_or_numpy(ufunc, python_op),
         code=code,
         doc=f"np.{ufunc.__name__}, elementwise with broadcasting",
     ))

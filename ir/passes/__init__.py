@@ -1,0 +1,14 @@
+"""The pass pipeline. Each pass is one module with one public function
+`pass_name(graph) -> bool`; importing this package registers them all."""
+from . import eliminate_dead_code, fold_constants, propagate_types  # noqa: F401  (registration)
+from .manager import (DEFAULT_ORDER, Pass, PassManager, all_passes, get_pass, parse_pipeline,
+                      pipeline_for_level, register_pass, run_pipeline)
+from .propagate_types import specialize
+
+__all__ = ["DEFAULT_ORDER", "Pass", "PassManager", "all_passes", "get_pass", "parse_pipeline",
+           "pipeline_for_level", "register_pass", "run_pipeline", "specialize", "optimize"]
+
+
+def optimize(graph, level: int = 2, **options) -> bool:
+    """Run the default pipeline for `level` (0 = none, 1 = safe, 2 = all)."""
+    return run_pipeline(graph, pipeline_for_level(level), **options)

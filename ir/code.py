@@ -1,0 +1,112 @@
+"""A readable, Python-like view of a graph (the `.code` of compiled
+functions), as TorchScript's `.code`:
+
+    def forward(x: Float(*, 64), w: Float(64, 64)):
+        y = np.tanh(x @ w)
+        return y
+
+Each op reads as its `code` template from the op table (`{0} @ {1}`), or as
+`np.<name>(inputs, attribute=value)`. Scalar constants are written inline.
+The text is for people; the printer/parser text form is the exact one.
+"""
+from __future__ import annotations
+
+from .attributes import TensorRef
+from .graph import Block, Graph, Node, Value
+from .ops import get_op
+from .printer import Namer, format_attribute
+
+INDENT = "    "
+
+
+class _CodeWriter:
+    def __init__(self, graph: Graph):
+        self.graph = graph
+        self.namer = Namer()
+        self.lines: list[str] = []
+
+    def name(self, value: Value) -> str:
+        producer = value.producer
+        if producer is not None and producer.kind == "prim::Constant":
+            constant = producer.attributes["value"]
+            if not isinstance(constant, TensorRef):
+                return repr(constant)
+        name = self.namer(value)[1:].replace(".", "_")
+        return name if name.isidentifier() else "_" + name
+
+    def emit(self, depth: int, text: str) -> None:
+        self.lines.append(INDENT * depth + text)
+
+    def assign(self, depth: int, targets, values) -> None:
+        for target, value in zip(targets, values):
+            if self.name(target) != self.name(value):
+                self.emit(depth, f"{self.name(target)} = {self.name(value)}")
+
+    def expression(self, node: Node) -> str:
+        op = get_op(node.kind)
+        inputs = [self.name(v) for v in node.inputs]
+        attributes = {k: format_attribute(v) for k, v in node.attributes.items()}
+        if op.code is not None:
+            fixed = len(op.inputs) - (1 if op.is_variadic else 0)
+            rest = {op.inputs[-1][1:]: ", ".join(inputs[fixed:])} if op.is_variadic else {}
+            return op.code.format(*inputs, **attributes, **rest)
+        arguments = inputs + [f"{k}={v}" for k, v in attributes.items()]
+        return f"{op.namespace}.{op.short_name}({', '.join(arguments)})"
+
+    def node(self, node: Node, depth: int) -> None:
+        if node.kind == "prim::Constant":
+            value = node.attributes["value"]
+            if isinstance(value, TensorRef):
+                self.emit(depth, f"{self.name(node.output)} = self.tensors[{value.name!r}]")
+            return
+        if node.kind == "prim::If":
+            self.emit(depth, f"if {self.name(node.inputs[0])}:")
+            for index, block in enumerate(node.blocks):
+                if index == 1:
+                    self.emit(depth, "else:")
+                header = len(self.lines)
+                self.block(block, depth + 1)
+                self.assign(depth + 1, node.outputs, block.returns)
+                if len(self.lines) == header:
+                    self.emit(depth + 1, "pass")
+            return
+        if node.kind == "prim::Loop":
+            self.loop(node, depth)
+            return
+        targets = ", ".join(self.name(v) for v in node.outputs)
+        expression = self.expression(node)
+        self.emit(depth, f"{targets} = {expression}" if targets else expression)
+
+    def loop(self, node: Node, depth: int) -> None:
+        body = node.blocks[0]
+        trips, start, *carried = node.inputs
+        self.assign(depth, body.params[1:], carried)
+        index = self.name(body.params[0])
+        if self.name(start) == "True" and self.name(body.returns[0]) == "True":
+            self.emit(depth, f"for {index} in range({self.name(trips)}):")
+        else:
+            self.emit(depth, f"for {index} in range({self.name(trips)}):  # while {self.name(start)}")
+        header = len(self.lines)
+        self.block(body, depth + 1)
+        self.assign(depth + 1, body.params[1:], body.returns[1:])
+        if self.name(body.returns[0]) != "True":
+            self.emit(depth + 1, f"if not {self.name(body.returns[0])}: break")
+        if len(self.lines) == header:
+            self.emit(depth + 1, "pass")
+        self.assign(depth, node.outputs, body.params[1:])
+
+    def block(self, block: Block, depth: int) -> None:
+        for node in block.nodes:
+            self.node(node, depth)
+
+    def write(self) -> str:
+        params = ", ".join(f"{self.name(p)}: {p.type}" for p in self.graph.params)
+        self.emit(0, f"def {self.graph.name}({params}):")
+        self.block(self.graph.block, 1)
+        returns = ", ".join(self.name(v) for v in self.graph.returns)
+        self.emit(1, f"return {returns}" if returns else "return None")
+        return "\n".join(self.lines) + "\n"
+
+
+def graph_to_code(graph: Graph) -> str:
+    return _CodeWriter(graph).write()

@@ -1,0 +1,260 @@
+"""The callables `jitc.script` and `jitc.trace` return.
+
+A `CompiledFunction` is a dispatcher: each call binds the arguments like
+the Python function would, derives the argument signature, and runs the
+version compiled for that signature, compiling it on first use:
+
+    generic graph ──specialize──► typed graph ──optimize──► backend.compile
+"""
+from __future__ import annotations
+
+import functools
+import inspect
+import time
+import warnings
+from dataclasses import dataclass, field
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from .backends import UnsupportedOpError, get_backend
+from .errors import CompileWarning
+from .ir.code import graph_to_code
+from .ir.errors import IRTypeError
+from .ir.graph import Graph
+from .ir.passes import optimize, specialize
+from .ir.types import TensorType, Type, is_subtype
+from .signature import argument_type, describe, generic_type
+
+DEFAULT_OPTIMIZATION_LEVEL = 2
+
+
+@dataclass
+class Specialization:
+    """One compiled version: its optimised graph and how to run it."""
+
+    types: tuple[Type, ...]
+    graph: Graph
+    run: Callable[..., tuple]
+    backend: str
+    seconds: dict[str, float] = field(default_factory=dict)
+
+
+class CompiledFunction:
+    """Common behaviour of scripted and traced functions."""
+
+    def __init__(self, name: str, parameters: Sequence[inspect.Parameter], *,
+                 backend: str | None = None, optimization_level: int = DEFAULT_OPTIMIZATION_LEVEL,
+                 output_arity: int | None = None):
+        self.__name__ = name
+        self.signature = inspect.Signature(parameters)
+        self.backend = get_backend(backend).name
+        self.optimization_level = optimization_level
+        self.output_arity = output_arity
+        self._specializations: dict[tuple[Type, ...], Specialization] = {}
+
+    # -- what subclasses provide -----------------------------------------------
+    def generic_graph(self, types: tuple[Type, ...]) -> Graph:
+        """The graph to specialise for arguments of these types."""
+        raise NotImplementedError
+
+    @property
+    def graph(self) -> Graph:
+        """The generic graph, before specialisation."""
+        raise NotImplementedError
+
+    @property
+    def code(self) -> str:
+        return graph_to_code(self.graph)
+
+    # -- calling ---------------------------------------------------------------
+    def bind(self, args, kwargs) -> list:
+        try:
+            bound = self.signature.bind(*args, **kwargs)
+        except TypeError as error:
+            raise TypeError(f"{self.__name__}(): {error}") from None
+        bound.apply_defaults()
+        return list(bound.arguments.values())
+
+    def __call__(self, *args, **kwargs):
+        values = self.bind(args, kwargs)
+        specialization = self.specialization_for(values)
+        return self.pack(specialization.run(*values))
+
+    def pack(self, outputs: tuple) -> Any:
+        outputs = tuple(_as_numpy_result(v) for v in outputs)
+        return outputs[0] if self.output_arity is None else outputs
+
+    @functools.cached_property
+    def fixed_dims(self) -> dict[int, tuple[int, ...]]:
+        """Axes of each parameter whose size the graph fixes (other than 1):
+        a traced graph fixes the dims the trace depends on."""
+        fixed = {}
+        for index, param in enumerate(self.graph.params):
+            shape = getattr(param.type, "shape", None) or ()
+            axes = tuple(axis for axis, dim in enumerate(shape) if isinstance(dim, int) and dim != 1)
+            if axes:
+                fixed[index] = axes
+        return fixed
+
+    def signature_of(self, values) -> tuple[Type, ...]:
+        types = [argument_type(v, name) for v, name in zip(values, self.signature.parameters)]
+        for index, axes in self.fixed_dims.items():
+            type, sizes = types[index], np.shape(values[index])
+            if isinstance(type, TensorType) and len(sizes) > max(axes):
+                types[index] = type.with_shape(sizes[axis] if axis in axes else dim
+                                               for axis, dim in enumerate(type.shape))
+        return tuple(types)
+
+    def specialization_for(self, values) -> Specialization:
+        types = self.signature_of(values)
+        specialization = self._specializations.get(types)
+        if specialization is None:
+            specialization = self._specializations[types] = self.compile(types)
+        return specialization
+
+    def graph_for(self, *args, **kwargs) -> Graph:
+        """The specialised, optimised graph that runs for these arguments."""
+        return self.specialization_for(self.bind(args, kwargs)).graph
+
+    def compile_stats(self) -> list[dict]:
+        """Seconds spent per stage, for every compiled signature."""
+        return [{"signature": [str(t) for t in s.types], "backend": s.backend, **s.seconds}
+                for s in self._specializations.values()]
+
+    # -- compiling ---------------------------------------------------------------
+    def compile(self, types: tuple[Type, ...]) -> Specialization:
+        seconds = {}
+        start = time.perf_counter()
+        generic = self.generic_graph(types)
+        seconds["frontend"] = time.perf_counter() - start
+        self.check_argument_types(generic, types)
+        start = time.perf_counter()
+        try:
+            graph = specialize(generic, types)
+            optimize(graph, self.optimization_level)
+        except IRTypeError as error:
+            raise TypeError(f"{self.__name__}(): {error}") from None
+        seconds["optimize"] = time.perf_counter() - start
+        start = time.perf_counter()
+        run, backend = self.compile_graph(graph)
+        seconds["backend"] = time.perf_counter() - start
+        return Specialization(types, graph, run, backend, seconds)
+
+    def check_argument_types(self, graph: Graph, types: tuple[Type, ...]) -> None:
+        for param, type, name in zip(graph.params, types, self.signature.parameters):
+            if not is_subtype(type, param.type):
+                raise TypeError(f"{self.__name__}(): argument '{name}' must be {describe(param.type)}, "
+                                f"got {describe(type)}")
+
+    def compile_graph(self, graph: Graph) -> tuple[Callable[..., tuple], str]:
+        backend = get_backend(self.backend)
+        try:
+            return backend.compile(graph), backend.name
+        except UnsupportedOpError as error:
+            _warn_fallback(self.__name__, backend.name, error)
+            return get_backend("interpreter").compile(graph), "interpreter"
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.__name__} ({self.backend})>"
+
+
+_WARNED: set[tuple[str, str, str]] = set()
+
+
+def _warn_fallback(function: str, backend: str, error: UnsupportedOpError) -> None:
+    key = (function, backend, error.kind)
+    if key not in _WARNED:
+        _WARNED.add(key)
+        warnings.warn(f"jitc: the {backend} backend cannot compile {error} yet; "
+                      f"{function} runs in the interpreter", CompileWarning, stacklevel=4)
+
+
+def _as_numpy_result(value):
+    """0-d arrays become NumPy scalars, as NumPy's own operations return them."""
+    if isinstance(value, np.ndarray) and value.ndim == 0:
+        return value[()]
+    if isinstance(value, list):
+        return [_as_numpy_result(v) for v in value]
+    return value
+
+
+class TracedFunction(CompiledFunction):
+    """A function recorded by `jitc.trace`: one graph, whose parameter types
+    come from the example inputs (dtype and rank; dims the trace depends on
+    are fixed)."""
+
+    def __init__(self, graph: Graph, parameters: Sequence[inspect.Parameter], output_arity: int | None,
+                 **options):
+        super().__init__(graph.name, parameters, output_arity=output_arity, **options)
+        self._graph = graph
+
+    @property
+    def graph(self) -> Graph:
+        return self._graph
+
+    def generic_graph(self, types):
+        return self._graph
+
+    def saved_graphs(self) -> list[Graph]:
+        return [self._graph]
+
+
+class LoadedFunction(CompiledFunction):
+    """A function read back by `jitc.load`: the generic graphs it was saved
+    with, one per kind of argument signature."""
+
+    def __init__(self, name: str, parameters: Sequence[inspect.Parameter], graphs: Sequence[Graph],
+                 output_arity: int | None, backend: str | None = None):
+        super().__init__(name, parameters, backend=backend, output_arity=output_arity)
+        self._graphs = list(graphs)
+
+    @property
+    def graph(self) -> Graph:
+        return self._graphs[0]
+
+    def generic_graph(self, types):
+        for graph in self._graphs:
+            if all(is_subtype(t, p.type) for t, p in zip(types, graph.params)):
+                return graph
+        if len(self._graphs) == 1:
+            return self._graphs[0]  # check_argument_types names the parameter that differs
+        saved = "; ".join("(" + ", ".join(str(p.type) for p in g.params) + ")" for g in self._graphs)
+        raise TypeError(f"{self.__name__}(): this model was saved for arguments of types {saved}")
+
+    def saved_graphs(self) -> list[Graph]:
+        return list(self._graphs)
+
+
+class ScriptFunction(CompiledFunction):
+    """A function compiled from its source by `jitc.script`. The source is
+    read once, at decoration, so unsupported syntax is reported there; a
+    call whose scalar or list arguments differ in kind from the annotations
+    compiles the source again for those kinds."""
+
+    def __init__(self, function: Callable, **options):
+        from .frontend.scripter import script_graph
+        self.function = function
+        self._script_graph = script_graph
+        graph = script_graph(function)
+        arity = None if len(graph.returns) == 1 else len(graph.returns)
+        super().__init__(function.__name__, list(inspect.signature(function).parameters.values()),
+                         output_arity=arity, **options)
+        self._graphs: dict[tuple[Type, ...], Graph] = {tuple(p.type for p in graph.params): graph}
+        self._graph = graph
+        functools.update_wrapper(self, function, updated=())
+
+    @property
+    def graph(self) -> Graph:
+        return self._graph
+
+    def generic_graph(self, types):
+        for graph in self._graphs.values():
+            if all(is_subtype(t, p.type) for t, p in zip(types, graph.params)):
+                return graph
+        generic_types = tuple(generic_type(t) for t in types)
+        graph = self._graphs[generic_types] = self._script_graph(self.function, generic_types)
+        return graph
+
+    def saved_graphs(self) -> list[Graph]:
+        return list(self._graphs.values())

@@ -1,0 +1,11 @@
+"""Shared test settings. This folder is on sys.path (pytest puts a
+conftest's folder there), so tests import helpers as `support.*`."""
+import os
+
+from hypothesis import HealthCheck, settings
+
+settings.register_profile("ci", max_examples=60, deadline=None,
+                          suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile("thorough", max_examples=1000, deadline=None,
+                          suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile(os.environ.get("JITC_HYPOTHESIS_PROFILE", "ci"))
