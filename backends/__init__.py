@@ -42,12 +42,18 @@ _BACKENDS: dict[str, str] = {
 DEFAULT_BACKEND = "llvm"
 
 
-def get_backend(name: str | None = None) -> Backend:
-    """The backend called `name` (default: llvm)."""
+def backend_name(name: str | None = None) -> str:
+    """`name` checked against the known backends (default: llvm), without
+    importing the backend."""
     name = name or DEFAULT_BACKEND
     if name not in _BACKENDS:
         raise ValueError(f"unknown backend {name!r}; choose one of {', '.join(sorted(_BACKENDS))}")
-    return importlib.import_module(_BACKENDS[name]).BACKEND
+    return name
 
 
-__all__ = ["UnsupportedOpError", "Executable", "Backend", "get_backend", "DEFAULT_BACKEND"]
+def get_backend(name: str | None = None) -> Backend:
+    """The backend called `name` (default: llvm)."""
+    return importlib.import_module(_BACKENDS[backend_name(name)]).BACKEND
+
+
+__all__ = ["UnsupportedOpError", "Executable", "Backend", "backend_name", "get_backend", "DEFAULT_BACKEND"]

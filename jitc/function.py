@@ -17,7 +17,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from .backends import UnsupportedOpError, get_backend
+from .backends import UnsupportedOpError, backend_name, get_backend
 from .errors import CompileWarning
 from .ir.code import graph_to_code
 from .ir.errors import IRTypeError
@@ -48,7 +48,7 @@ class CompiledFunction:
                  output_arity: int | None = None):
         self.__name__ = name
         self.signature = inspect.Signature(parameters)
-        self.backend = get_backend(backend).name
+        self.backend = backend_name(backend)
         self.optimization_level = optimization_level
         self.output_arity = output_arity
         self._specializations: dict[tuple[Type, ...], Specialization] = {}
@@ -227,34 +227,42 @@ class LoadedFunction(CompiledFunction):
 
 
 class ScriptFunction(CompiledFunction):
-    """A function compiled from its source by `jitc.script`. The source is
-    read once, at decoration, so unsupported syntax is reported there; a
-    call whose scalar or list arguments differ in kind from the annotations
-    compiles the source again for those kinds."""
+    """A function compiled from its source by `jitc.script`.
+
+    The source is read at decoration (a function without readable source
+    is refused there); it is compiled on the first call, once per *kind* of
+    argument signature: each array's dtype and rank, and the type of each
+    scalar, list or tuple. Sizes are left to specialisation, so one generic
+    graph serves every size. `x.shape` unpacks and `x.dtype` is known while
+    scripting, as NumPy code expects."""
 
     def __init__(self, function: Callable, **options):
-        from .frontend.scripter import script_graph
+        from .frontend.script_source import FunctionSource
+        FunctionSource(function)  # refuses functions whose source cannot be read
         self.function = function
-        self._script_graph = script_graph
-        graph = script_graph(function)
-        arity = None if len(graph.returns) == 1 else len(graph.returns)
         super().__init__(function.__name__, list(inspect.signature(function).parameters.values()),
-                         output_arity=arity, **options)
-        self._graphs: dict[tuple[Type, ...], Graph] = {tuple(p.type for p in graph.params): graph}
-        self._graph = graph
+                         **options)
+        self._graphs: dict[tuple[Type, ...] | None, Graph] = {}
+        self._latest: Graph | None = None
         functools.update_wrapper(self, function, updated=())
+
+    def script(self, generic_types: tuple[Type, ...] | None) -> Graph:
+        from .frontend.scripter import script_graph_with_arity
+        graph = self._graphs.get(generic_types)
+        if graph is None:
+            graph, self.output_arity = script_graph_with_arity(self.function, generic_types)
+            self._graphs[generic_types] = graph
+        self._latest = graph
+        return graph
 
     @property
     def graph(self) -> Graph:
-        return self._graph
+        """The generic graph of the latest call, or, before any call, the
+        graph for the annotations (unannotated parameters as `Tensor`)."""
+        return self._latest or self.script(None)
 
     def generic_graph(self, types):
-        for graph in self._graphs.values():
-            if all(is_subtype(t, p.type) for t, p in zip(types, graph.params)):
-                return graph
-        generic_types = tuple(generic_type(t) for t in types)
-        graph = self._graphs[generic_types] = self._script_graph(self.function, generic_types)
-        return graph
+        return self.script(tuple(generic_type(t) for t in types))
 
     def saved_graphs(self) -> list[Graph]:
-        return list(self._graphs.values())
+        return list(self._graphs.values()) or [self.graph]

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .ir.types import (BOOL, FLOAT, INT, NEVER, NONE, TENSOR, ANY_DIM, DType, ListType, TensorType,
-                       TupleType, Type, join_types)
+from .ir.types import (ANY_DIM, BOOL, FLOAT, INT, NEVER, NONE, DType, ListType, TensorType, TupleType,
+                       Type, join_types)
 
 
 def argument_type(value, name: str) -> Type:
@@ -46,10 +46,11 @@ def argument_type(value, name: str) -> Type:
 
 
 def generic_type(type: Type) -> Type:
-    """What a frontend compiles a parameter as, before specialisation:
-    tensors lose dtype and shape; scalars, lists and tuples keep their kind."""
+    """What the scripter compiles a parameter as, before specialisation:
+    tensors keep their dtype and rank but not their sizes; scalars, lists
+    and tuples keep their kind."""
     if isinstance(type, TensorType):
-        return TENSOR
+        return TensorType(type.dtype, None if type.shape is None else (ANY_DIM,) * len(type.shape))
     if isinstance(type, ListType):
         return ListType(generic_type(type.element))
     if isinstance(type, TupleType):

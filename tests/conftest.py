@@ -2,6 +2,9 @@
 conftest's folder there), so tests import helpers as `support.*`."""
 import os
 
+# The verifier runs after every pass in tests (see ir/passes/manager.py).
+os.environ.setdefault("JITC_VERIFY", "1")
+
 from hypothesis import HealthCheck, settings
 
 settings.register_profile("ci", max_examples=60, deadline=None,

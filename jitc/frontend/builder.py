@@ -16,7 +16,7 @@ from ..errors import FrontendError
 from ..ir.errors import IRTypeError
 from ..ir.graph import Graph, SourceLocation, Value
 from ..ir.ops import UNKNOWN, constant_value, create_op
-from ..ir.types import DType, ListType, TensorType, Type, type_of_value
+from ..ir.types import NEVER, DType, ListType, TensorType, TupleType, Type, join_types, type_of_value
 
 CONSTANT_TYPES = (bool, int, float, type(None), str)
 
@@ -46,16 +46,21 @@ class GraphBuilder:
     # -- values ------------------------------------------------------------------
     def value(self, x: Any) -> Value:
         """`x` as an IR value: constants become `prim::Constant`, arrays
-        tensor constants, lists of values `prim::ListConstruct`."""
+        tensor constants, lists of values `prim::ListConstruct`, tuples
+        that hold IR values `prim::TupleConstruct`."""
         if isinstance(x, Value):
             return x
         if isinstance(x, (np.ndarray, np.generic)):
-            return self.graph.tensor_constant(np.asarray(x))
+            value = self.graph.tensor_constant(np.asarray(x))
+            value.producer.source = self.source
+            return value
         if isinstance(x, list):
             return self.op("prim::ListConstruct", *x)
         if is_constant(x):
             node = self.graph.create("prim::Constant", (), [type_of_value(x)], {"value": x}, self.source)
             return node.output
+        if isinstance(x, tuple):
+            return self.op("prim::TupleConstruct", *x)
         raise FrontendError(f"jitc cannot use a value of type {type(x).__name__} here")
 
     def constant_of(self, x: Any) -> Any:
@@ -88,7 +93,16 @@ class GraphBuilder:
 
     @staticmethod
     def type_of(x: Any) -> Type:
-        return x.type if isinstance(x, Value) else type_of_value(x)
+        if isinstance(x, Value):
+            return x.type
+        if isinstance(x, tuple):
+            return TupleType(tuple(GraphBuilder.type_of(item) for item in x))
+        if isinstance(x, list):
+            try:
+                return ListType(join_types([GraphBuilder.type_of(item) for item in x]) if x else NEVER)
+            except TypeError as error:
+                raise FrontendError(f"list elements must have one type: {error}") from None
+        return type_of_value(x)
 
     def is_tensor(self, x: Any) -> bool:
         if isinstance(x, Value):

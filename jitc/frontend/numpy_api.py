@@ -19,7 +19,7 @@ import numpy as np
 from ..errors import FrontendError
 from ..ir.graph import Value
 from ..ir.ops import ELEMENTWISE_GROUPS, UNKNOWN, all_ops
-from ..ir.types import INT, DType, ListType, ScalarType, TensorType, TupleType
+from ..ir.types import BOOL, INT, DType, ListType, ScalarType, TensorType, TupleType
 from .builder import GraphBuilder, as_dtype, is_constant
 
 Binder = Callable[..., Any]
@@ -159,9 +159,19 @@ def _float(b: GraphBuilder, x=0.0):
     return b.op("prim::Float", x)
 
 
-@api.function(builtins.bool)
+@api.function(builtins.bool, operator.truth)
 def _bool(b: GraphBuilder, x=False):
+    type = b.type_of(x)
+    if type == BOOL:
+        return x
+    if isinstance(type, ListType):
+        return b.op("np::not_equal", b.op("prim::ListLen", x), 0)
     return b.op("prim::Bool", x)
+
+
+@api.function(operator.not_)
+def _not(b: GraphBuilder, x):
+    return b.op("np::equal", _bool(b, x), False)
 
 
 @api.function(np.where)
@@ -367,7 +377,10 @@ def _asarray(b: GraphBuilder, a, dtype=None, order=None, *, copy=None, like=None
 @api.attribute("shape")
 def _shape(b: GraphBuilder, a):
     """A tuple of int values when the rank is known, else a List[int] value."""
-    rank = b.type_of(a).rank
+    type = b.type_of(a)
+    if not isinstance(type, TensorType):
+        raise FrontendError(f"expected an array, got {type}")
+    rank = type.rank
     if rank is None:
         return b.op("np::shape", a)
     return tuple(b.op("np::dim", a, axis=i) for i in range(rank))
@@ -388,6 +401,8 @@ def _len(b: GraphBuilder, obj):
         return b.op("prim::ListLen", obj)
     if isinstance(type, TensorType):
         return b.op("np::dim", obj, axis=0)
+    if isinstance(type, TupleType):
+        return len(type.elements)
     raise FrontendError(f"len() of {type} is not supported")
 
 

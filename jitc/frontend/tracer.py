@@ -82,7 +82,10 @@ class Tracer:
         except FrontendError as error:
             raise self.error(str(error)) from None
         for node in self.graph.block.nodes[first_new:]:
-            outputs = self.interpreter.run_node(node, self.concrete)
+            try:
+                outputs = self.interpreter.run_node(node, self.concrete)
+            except (ValueError, TypeError, IndexError) as error:  # NumPy rejects the example values
+                raise self.error(f"{node.kind}: {error}") from None
             self.concrete.update(zip(node.outputs, outputs))
         return self.wrap(result)
 
