@@ -11,10 +11,14 @@ names.
 from __future__ import annotations
 
 import contextlib
+import re
 from dataclasses import dataclass
 from typing import Iterator, NamedTuple, Sequence
 
 from .types import Type
+
+# Value and tensor constant names in the text form (`%x.1`, `@fc1.weight`) use only these characters.
+INVALID_NAME_CHARACTERS = re.compile(r"[^A-Za-z0-9_.]")
 
 
 @dataclass(frozen=True)
@@ -287,8 +291,9 @@ class Graph:
         self.name = name
         self.block = Block(self)
         self.tensors: dict = {}
-        self._insertion_block = self.block
-        self._insertion_index: int | None = None
+        # Where `insert` puts nodes: (block, anchor, "before" | "after" | "end"). Anchored to
+        # nodes, not indices, so that edits elsewhere in the block do not move it.
+        self._insertion_point: tuple[Block, Node | None, str] = (self.block, None, "end")
 
     @property
     def params(self) -> list[Value]:
@@ -306,31 +311,35 @@ class Graph:
 
     # -- insertion point -----------------------------------------------------
     @contextlib.contextmanager
-    def _inserting(self, block: Block, index: int | None):
-        saved = (self._insertion_block, self._insertion_index)
-        self._insertion_block, self._insertion_index = block, index
+    def _inserting(self, block: Block, anchor: Node | None, place: str):
+        saved = self._insertion_point
+        self._insertion_point = (block, anchor, place)
         try:
             yield
         finally:
-            self._insertion_block, self._insertion_index = saved
+            self._insertion_point = saved
 
     def inserting_before(self, node: Node):
-        """Context manager: nodes created inside go right before `node`."""
-        return self._inserting(node.block, node.block.nodes.index(node))
+        """Context manager: nodes created inside go right before `node`, in order."""
+        return self._inserting(node.block, node, "before")
 
     def inserting_after(self, node: Node):
-        return self._inserting(node.block, node.block.nodes.index(node) + 1)
+        """Context manager: nodes created inside go right after `node`, in order."""
+        return self._inserting(node.block, node, "after")
 
     def inserting_at_end(self, block: Block):
-        return self._inserting(block, None)
+        return self._inserting(block, None, "end")
 
     def insert(self, node: Node) -> Node:
         """Insert `node` at the current insertion point."""
-        block = self._insertion_block
-        if self._insertion_index is None:
+        block, anchor, place = self._insertion_point
+        if place == "end":
             return block.append(node)
-        block.insert(self._insertion_index, node)
-        self._insertion_index += 1
+        if anchor.block is not block:
+            raise ValueError(f"the insertion point, {place} a {anchor.kind} node, has left its block")
+        block.insert(block.nodes.index(anchor) + (place == "after"), node)
+        if place == "after":  # the next node goes after this one
+            self._insertion_point = (block, node, "after")
         return node
 
     def create(self, kind: str, inputs: Sequence[Value] = (), output_types: Sequence[Type] = (),
@@ -364,6 +373,8 @@ class Graph:
         return node.output
 
     def unique_tensor_name(self, name: str) -> str:
+        """`name`, made legal in the text form and unused in `self.tensors`."""
+        name = INVALID_NAME_CHARACTERS.sub("_", name) or "c"
         key, counter = name, 0
         while key in self.tensors:
             counter += 1

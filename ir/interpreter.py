@@ -8,6 +8,7 @@ is checked against its declared IR type, which tests the type rules too.
 """
 from __future__ import annotations
 
+import builtins
 from typing import Any, Sequence
 
 import numpy as np
@@ -35,12 +36,13 @@ def value_matches_type(value: Any, type: Type) -> bool:
             return True
         return np.ndim(value) == len(type.shape) and all(
             not isinstance(d, int) or d == n for d, n in zip(type.shape, np.shape(value)))
+    # Exact Python types: np.float64 subclasses float, but it is a (strong) 0-d tensor.
     if type == BOOL:
-        return isinstance(value, bool)
+        return builtins.type(value) is bool
     if type == INT:
-        return isinstance(value, int) and not isinstance(value, bool)
+        return builtins.type(value) is int
     if type == FLOAT:
-        return isinstance(value, float)
+        return builtins.type(value) is float
     if type == NONE:
         return value is None
     if type == STRING:

@@ -221,7 +221,8 @@ class _Parser:
             return None
         token = self.current
         self.position += 1
-        match = _SOURCE.match(token.text[1:].strip())
+        # The printer writes `# file:line:col`: drop that one space only, the file name may start with one.
+        match = _SOURCE.match((token.text[2:] if token.text.startswith("# ") else token.text[1:]).rstrip())
         if match is None:
             raise self.error("a comment after a node must be a source location file:line:col", token)
         end_line = match.group("eline")

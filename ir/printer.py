@@ -13,14 +13,12 @@ from __future__ import annotations
 
 import json
 import math
-import re
 
 from .attributes import TensorRef
-from .graph import Block, Graph, Node, Value
+from .graph import INVALID_NAME_CHARACTERS, Block, Graph, Node, Value
 from .types import DType
 
 INDENT = "  "
-_INVALID_NAME_CHARACTERS = re.compile(r"[^A-Za-z0-9_.]")
 
 
 class Namer:
@@ -41,7 +39,7 @@ class Namer:
 
     def _fresh(self, hint: str | None) -> str:
         if hint:
-            hint = _INVALID_NAME_CHARACTERS.sub("_", hint)
+            hint = INVALID_NAME_CHARACTERS.sub("_", hint)
             if hint not in self._taken:
                 return hint
             suffix = 1

@@ -226,7 +226,10 @@ def scalar_type_of(python_type: type) -> ScalarType:
 
 def type_of_value(value) -> Type:
     """The IR type of a concrete runtime value (used by the interpreter's
-    checks, by constant folding and by the dispatchers)."""
+    checks, by constant folding and by the dispatchers). NumPy scalars are
+    0-d tensors, np.float64 too, although it subclasses float."""
+    if isinstance(value, (np.ndarray, np.generic)):
+        return TensorType(DType.from_numpy(value.dtype), np.shape(value))
     if isinstance(value, bool):
         return BOOL
     if isinstance(value, int):
@@ -237,8 +240,6 @@ def type_of_value(value) -> Type:
         return NONE
     if isinstance(value, str):
         return STRING
-    if isinstance(value, (np.ndarray, np.generic)):
-        return TensorType(DType.from_numpy(value.dtype), np.shape(value))
     if isinstance(value, tuple):
         return TupleType(tuple(type_of_value(v) for v in value))
     if isinstance(value, list):

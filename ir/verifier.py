@@ -4,16 +4,19 @@
   known attributes and the right number of blocks;
 - SSA and dominance: a value is defined once and used only where its
   definition is visible (earlier in the same block or an enclosing one);
-- use lists agree with the inputs and returns that refer to each value;
-- types: each node's declared output types agree with its op's type rule,
-  and block parameters and returns agree with their control-flow node.
+- use lists agree with the inputs and returns that refer to each value, and
+  name no user outside the graph;
+- types: each node's declared output types agree with its op's type rule
+  (and a tensor constant's with its array), and block parameters and returns
+  agree with their control-flow node.
 """
 from __future__ import annotations
 
+from .attributes import TensorRef
 from .errors import IRError, VerificationError
 from .graph import Block, Graph, Node, Use, Value
 from .ops import get_op, infer_node_types
-from .types import BOOL, INT, NEVER, ListType, TensorType, TupleType, Type
+from .types import BOOL, INT, NEVER, ListType, TensorType, TupleType, Type, type_of_value
 
 
 def types_agree(a: Type, b: Type) -> bool:
@@ -38,6 +41,7 @@ class _Verifier:
     def __init__(self, graph: Graph):
         self.graph = graph
         self.defined: set[Value] = set()
+        self.visited: set[Node | Block] = set()  # every node and block of the graph
 
     def fail(self, message: str, node: Node | None = None):
         where = ""
@@ -54,9 +58,18 @@ class _Verifier:
 
     def check_use(self, value: Value, use: Use, node: Node | None) -> None:
         if value not in self.visible:
-            self.fail(f"value %{value.name} is used where its definition is not visible", node)
+            self.fail(self.why_not_visible(value), node)
         if use not in value.uses:
             self.fail(f"the use list of %{value.name} misses one of its uses", node)
+
+    def why_not_visible(self, value: Value) -> str:
+        block = value.defining_block
+        if block is None or block.graph is not self.graph:
+            return f"value %{value.name} does not belong to this graph"
+        if value not in self.defined:
+            return f"value %{value.name} is used before it is defined"
+        where = f"block{block.owner.blocks.index(block)} of {block.owner.kind}" if block.owner else "the graph"
+        return f"value %{value.name} is used outside {where}, the block that defines it"
 
     def verify(self) -> None:
         self.visible: set[Value] = set()
@@ -70,6 +83,7 @@ class _Verifier:
             self.fail("a block does not point back at its node", owner_node)
         if block.graph is not self.graph:
             self.fail("a block does not belong to this graph", owner_node)
+        self.visited.add(block)
         saved_visible = set(self.visible)
         for param in block.params:
             self.define(param, block, owner_node)
@@ -77,6 +91,7 @@ class _Verifier:
         for node in block.nodes:
             if node.block is not block:
                 self.fail("a node does not point back at its block", node)
+            self.visited.add(node)
             self.verify_node(node)
         for index, value in enumerate(block.returns):
             self.check_use(value, Use(block, index), owner_node)
@@ -103,7 +118,7 @@ class _Verifier:
     def check_types(self, node: Node) -> None:
         try:
             inferred = infer_node_types(node)
-        except IRError as error:
+        except (IRError, TypeError, ValueError) as error:  # malformed attributes fail inside rules
             self.fail(f"type rule failed: {error}", node)
         if len(inferred) != len(node.outputs):
             self.fail(f"has {len(node.outputs)} outputs, its type rule gives {len(inferred)}", node)
@@ -111,12 +126,24 @@ class _Verifier:
             if not types_agree(value.type, expected):
                 self.fail(f"output %{value.name} is declared {value.type} "
                           f"but the type rule gives {expected}", node)
+        constant = node.attributes.get("value") if node.kind == "prim::Constant" else None
+        if isinstance(constant, TensorRef) and constant.name in self.graph.tensors:
+            self.check_tensor_constant(node, constant.name)
         if node.kind == "prim::If":
             for block in node.blocks:
                 self.check_block_signature(node, block, [], [v.type for v in node.outputs])
         elif node.kind == "prim::Loop":
             carried = [v.type for v in node.outputs]
             self.check_block_signature(node, node.blocks[0], [INT] + carried, [BOOL] + carried)
+
+    def check_tensor_constant(self, node: Node, name: str) -> None:
+        try:
+            actual = type_of_value(self.graph.tensors[name])
+        except TypeError as error:
+            self.fail(f"tensor constant @{name}: {error}", node)
+        for value in node.outputs:
+            if not types_agree(value.type, actual):
+                self.fail(f"output %{value.name} is declared {value.type} but @{name} is {actual}", node)
 
     def check_block_signature(self, node: Node, block: Block, params, returns) -> None:
         if len(block.params) != len(params) or len(block.returns) != len(returns):
@@ -131,12 +158,14 @@ class _Verifier:
 
     def check_use_lists(self) -> None:
         for value in self.defined:
+            if len(set(value.uses)) != len(value.uses):
+                self.fail(f"the use list of %{value.name} names a use twice")
             for user, index in value.uses:
+                if user not in self.visited:
+                    self.fail(f"%{value.name} is used by a {type(user).__name__.lower()} outside the graph")
                 refers = user.returns if isinstance(user, Block) else user.inputs
                 if index >= len(refers) or refers[index] is not value:
                     self.fail(f"the use list of %{value.name} names a use that is gone")
-                if isinstance(user, Node) and user.graph is not self.graph:
-                    self.fail(f"%{value.name} is used by a node outside the graph")
 
 
 def verify(graph: Graph) -> Graph:

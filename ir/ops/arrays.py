@@ -9,11 +9,12 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from numpy.lib.array_utils import normalize_axis_index
 
-from ..types import ANY_DIM, BOOL, INT, NONE, DType, ListType, TensorType
+from ..types import ANY_DIM, INT, NONE, DType, ListType, TensorType
 from .registry import REQUIRED, UNKNOWN, Group, OpDef, register
-from .rules import (array_like_input, broadcast_shapes, normalize_axes, normalize_axis, tensor_input,
-                    ufunc_dtypes)
+from .rules import (array_like_input, broadcast_shapes, format_shape, normalize_axes, normalize_axis,
+                    tensor_input, ufunc_dtypes)
 
 
 def _int_inputs(context, start: int) -> list:
@@ -24,6 +25,14 @@ def _int_inputs(context, start: int) -> list:
             raise context.error(f"size arguments must be int, got {context.input_types[index]}")
         value = context.constants[index]
         dims.append(ANY_DIM if value is UNKNOWN else value)
+    return dims
+
+
+def _size_inputs(context, start: int) -> tuple:
+    """`_int_inputs` for a shape to create, where no size may be negative."""
+    dims = tuple(_int_inputs(context, start))
+    if any(isinstance(d, int) and d < 0 for d in dims):
+        raise context.error(f"negative dimensions are not allowed: {dims}")
     return dims
 
 
@@ -124,10 +133,12 @@ register(OpDef(
 
 def _broadcast_to_infer(context):
     x = array_like_input(context, 0)
-    dims = tuple(_int_inputs(context, 1))
+    dims = _size_inputs(context, 1)
     if x.shape is not None and len(x.shape) > len(dims):
         raise context.error(f"cannot broadcast a {len(x.shape)}-d array to {len(dims)} dims")
     result = broadcast_shapes(x.shape, dims)
+    if result is not None and any(isinstance(d, int) and d != r for d, r in zip(dims, result)):
+        raise context.error(f"shape {format_shape(x.shape)} cannot be broadcast to {format_shape(dims)}")
     return [TensorType(x.dtype, dims if result is None else tuple(
         d if isinstance(d, int) else r for d, r in zip(dims, result)))]
 
@@ -142,7 +153,7 @@ register(OpDef(
 # -- basic indexing ------------------------------------------------------------------
 def _select_infer(context):
     x = tensor_input(context, 0)
-    if context.input_types[1] not in (INT, BOOL):
+    if context.input_types[1] != INT:  # x[True] is not x[1] in NumPy: it adds an axis
         raise context.error(f"index must be an int, got {context.input_types[1]}")
     if x.shape is None:
         return [x]
@@ -156,8 +167,13 @@ def _select_infer(context):
     return [x.with_shape(x.shape[:axis] + x.shape[axis + 1:])]
 
 
+def _along(x, axis: int, item) -> tuple:
+    """An index applying `item` to `axis` of `x` (an AxisError if out of range)."""
+    return (slice(None),) * normalize_axis_index(axis, np.ndim(x)) + (item,)
+
+
 def _select_reference(x, index, axis):
-    return x[(slice(None),) * (axis % x.ndim) + (index,)]
+    return x[_along(x, axis, index)]
 
 
 register(OpDef(
@@ -191,7 +207,7 @@ def _slice_infer(context):
 
 
 def _slice_reference(x, start, stop, step, axis):
-    return x[(slice(None),) * (axis % x.ndim) + (slice(start, stop, step),)]
+    return x[_along(x, axis, slice(start, stop, step))]
 
 
 register(OpDef(
@@ -281,7 +297,7 @@ register(OpDef(
 
 # -- creation and casts ------------------------------------------------------------------
 def _filled_infer(context):
-    dims = tuple(_int_inputs(context, 0))
+    dims = _size_inputs(context, 0)
     return [TensorType(context.attributes["dtype"], dims)]
 
 
@@ -298,7 +314,7 @@ def _full_infer(context):
     fill = array_like_input(context, 0)
     if fill.shape not in (None, ()):
         raise context.error("fill value must be a scalar")
-    dims = tuple(_int_inputs(context, 1))
+    dims = _size_inputs(context, 1)
     dtype = context.attributes["dtype"]
     return [TensorType(fill.dtype if dtype is None else dtype, dims)]
 

@@ -9,6 +9,7 @@ into a 0-d tensor first, so that case follows NumPy.
 from __future__ import annotations
 
 import builtins
+import math
 import operator
 
 import numpy as np
@@ -32,13 +33,37 @@ def _ufunc_infer(ufunc: np.ufunc, python_op):
 
 
 def _python_or_numpy(ufunc: np.ufunc, python_op):
-    """Python's operator on Python scalars, the ufunc on anything else."""
+    """Python's operator on Python scalars, the ufunc on anything else
+    (np.float64 subclasses float but is a 0-d tensor, hence `type(x) in`)."""
     def reference(*inputs):
-        if all(isinstance(x, (bool, int, float)) for x in inputs):
+        if all(type(x) in (bool, int, float) for x in inputs):
             return python_op(*inputs)
         return ufunc(*inputs)
     reference.__name__ = ufunc.__name__
     return reference
+
+
+def _same_type_extremum(function):
+    """Python's max/min on two scalars of one type: on mixed types the
+    result's type depends on the values (max(1, 0.5) is an int, max(1, 2.5)
+    a float), which no IR type can say."""
+    def extremum(a, b):
+        if type(a) is not type(b):
+            raise TypeError(f"{function.__name__}() of {type(a).__name__} and {type(b).__name__} has a "
+                            f"type that depends on the values; convert one operand first")
+        return function(a, b)
+    return extremum
+
+
+def _python_power(base, exponent):
+    """Python's ** where its result has the type the IR gives it: Python
+    makes int ** negative int a float and a negative float to a fractional
+    power a complex number; those raise here, as they do in NumPy and math.pow."""
+    if type(exponent) is int and exponent < 0 and type(base) in (int, bool):
+        raise ValueError("Integers to negative integer powers are not allowed.")
+    if base < 0 and math.isfinite(exponent) and not float(exponent).is_integer():
+        raise ValueError("a negative number to a fractional power is not a real number")
+    return operator.pow(base, exponent)
 
 
 def _ufunc_op(ufunc: np.ufunc, python_op=None, code: str | None = None, name: str | None = None):
@@ -62,9 +87,9 @@ multiply = _ufunc_op(np.multiply, operator.mul, "{0} * {1}")
 divide = _ufunc_op(np.true_divide, operator.truediv, "{0} / {1}", name="divide")
 floor_divide = _ufunc_op(np.floor_divide, operator.floordiv, "{0} // {1}")
 remainder = _ufunc_op(np.remainder, operator.mod, "{0} % {1}")
-power = _ufunc_op(np.power, operator.pow, "{0} ** {1}")
-maximum = _ufunc_op(np.maximum, builtins.max)
-minimum = _ufunc_op(np.minimum, builtins.min)
+power = _ufunc_op(np.power, _python_power, "{0} ** {1}")
+maximum = _ufunc_op(np.maximum, _same_type_extremum(builtins.max))
+minimum = _ufunc_op(np.minimum, _same_type_extremum(builtins.min))
 arctan2 = _ufunc_op(np.arctan2)
 
 # -- comparisons -----------------------------------------------------------------
@@ -136,13 +161,17 @@ where = register(OpDef(
 ))
 
 
+# np.clip runs this three-input ufunc. Resolving the operands together matters
+# with weak scalars: clip(False, 0, float32) is float32, where max then min gives float64.
+_CLIP_UFUNC = np._core.umath.clip
+
+
 def _clip_infer(context):
     for index in range(3):
         array_like_input(context, index)
     shape = broadcast_shapes(*[shape_of(t) for t in context.input_types])
-    dtypes = ufunc_dtypes(np.maximum, context.input_types[:2])
-    if dtypes is not None:
-        dtypes = ufunc_dtypes(np.minimum, (TensorType(dtypes[-1], ()), context.input_types[2]))
+    # np.clip passes x through asarray: a Python scalar x is strong, the bounds stay weak.
+    dtypes = ufunc_dtypes(_CLIP_UFUNC, (array_like_input(context, 0), *context.input_types[1:]))
     return [TensorType(None if dtypes is None else dtypes[-1], shape)]
 
 

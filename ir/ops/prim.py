@@ -211,10 +211,13 @@ register(OpDef(
 def _to_scalar_infer(result):
     def infer(context):
         type = context.input_types[0]
-        if isinstance(type, TensorType):
-            if type.shape is not None and any(isinstance(d, int) and d != 1 for d in type.shape):
+        if isinstance(type, TensorType) and type.shape is not None:
+            # NumPy 2 converts only 0-d arrays to int and float; bool() takes any size-1 array.
+            if result != BOOL and type.shape != ():
+                raise context.error(f"only 0-d arrays can be converted to {result}, got {type}")
+            if any(isinstance(d, int) and d != 1 for d in type.shape):
                 raise context.error(f"only arrays of size 1 can be converted to {result}, got {type}")
-        elif not isinstance(type, ScalarType):
+        elif not isinstance(type, (ScalarType, TensorType)):
             raise context.error(f"cannot convert {type} to {result}")
         return [result]
     return infer
@@ -224,5 +227,5 @@ for _type, _function in ((INT, int), (FLOAT, float), (BOOL, bool)):
     register(OpDef(
         name=f"prim::{_function.__name__.capitalize()}", group=Group.SCALAR, inputs=("x",),
         infer=_to_scalar_infer(_type), reference=_function, code=f"{_function.__name__}({{0}})",
-        doc=f"Python {_function.__name__}(x) of a scalar or a size-1 array",
+        doc=f"Python {_function.__name__}(x) of a scalar or a 0-d array (bool: a size-1 array)",
     ))

@@ -16,7 +16,9 @@ from ..types import (ANY_DIM, BOOL, FLOAT, INT, DType, Dim, ScalarType, TensorTy
                      scalar_type_of)
 
 WEAK_EXAMPLES = {INT: 1, FLOAT: 1.0, BOOL: True}
-WEAK_PYTHON_TYPES = {INT: int, FLOAT: float, BOOL: bool}
+# How Python scalars enter `ufunc.resolve_dtypes`: int and float as weak types;
+# a bool as the bool dtype, which it is to NumPy (the lowest kind, so never widening).
+WEAK_PYTHON_TYPES = {INT: int, FLOAT: float, BOOL: np.dtype(bool)}
 
 
 def broadcast_dims(a: Dim, b: Dim) -> Dim:
