@@ -5,7 +5,8 @@ functions), as TorchScript's `.code`:
         y = np.tanh(x @ w)
         return y
 
-Each op reads as its `code` template from the op table (`{0} @ {1}`), or as
+Each op reads as its `code` from the op table (a template such as
+`{0} @ {1}`, or a function for indexing: `x[:, 1:5:2]`), or as
 `np.<name>(inputs, attribute=value)`. Scalar constants are written inline.
 The text is for people; the printer/parser text form is the exact one.
 """
@@ -15,8 +16,19 @@ from .attributes import TensorRef
 from .graph import Block, Graph, Node, Value
 from .ops import get_op
 from .printer import Namer, format_attribute
+from .types import DType
 
 INDENT = "    "
+
+
+def _code_attribute(value) -> str:
+    """An attribute as Python: dtypes as `np.float32`, the rest as printed."""
+    return f"np.{value.value}" if isinstance(value, DType) else format_attribute(value)
+
+
+def _tuple_code(items) -> str:
+    """`()`, `(a,)`, `(a, b)`."""
+    return f"({items[0]},)" if len(items) == 1 else f"({', '.join(items)})"
 
 
 class _CodeWriter:
@@ -45,11 +57,16 @@ class _CodeWriter:
     def expression(self, node: Node) -> str:
         op = get_op(node.kind)
         inputs = [self.name(v) for v in node.inputs]
-        attributes = {k: format_attribute(v) for k, v in node.attributes.items()}
-        if op.code is not None:
-            fixed = len(op.inputs) - (1 if op.is_variadic else 0)
-            rest = {op.inputs[-1][1:]: ", ".join(inputs[fixed:])} if op.is_variadic else {}
+        if callable(op.code):
+            return op.code(inputs, op.bind_attributes(node.attributes))
+        if op.code is not None:  # a template may name attributes the node leaves at their defaults
+            attributes = {k: _code_attribute(v) for k, v in op.bind_attributes(node.attributes).items()}
+            rest = {}
+            if op.is_variadic:
+                name, items = op.inputs[-1][1:], inputs[len(op.inputs) - 1:]
+                rest = {name: ", ".join(items), f"{name}_tuple": _tuple_code(items)}
             return op.code.format(*inputs, **attributes, **rest)
+        attributes = {k: _code_attribute(v) for k, v in node.attributes.items()}
         arguments = inputs + [f"{k}={v}" for k, v in attributes.items()]
         return f"{op.namespace}.{op.short_name}({', '.join(arguments)})"
 

@@ -351,15 +351,16 @@ class Graph:
             node.add_block()
         return node
 
-    def constant(self, value, type: Type | None = None, name: str | None = None) -> Value:
+    def constant(self, value, type: Type | None = None, name: str | None = None,
+                 source: SourceLocation | None = None) -> Value:
         """Insert a `prim::Constant` holding a Python scalar, None, a string,
         or a tuple of those; tensors go through `tensor_constant`."""
         from .types import type_of_value
-        node = self.create("prim::Constant", (), [type or type_of_value(value)], {"value": value})
+        node = self.create("prim::Constant", (), [type or type_of_value(value)], {"value": value}, source)
         node.output.name = name
         return node.output
 
-    def tensor_constant(self, array, name: str = "c") -> Value:
+    def tensor_constant(self, array, name: str = "c", source: SourceLocation | None = None) -> Value:
         """Insert a constant that refers to a named entry of `self.tensors`."""
         import numpy as np
 
@@ -368,7 +369,7 @@ class Graph:
         array = np.asarray(array)
         key = self.unique_tensor_name(name)
         self.tensors[key] = array
-        node = self.create("prim::Constant", (), [type_of_value(array)], {"value": TensorRef(key)})
+        node = self.create("prim::Constant", (), [type_of_value(array)], {"value": TensorRef(key)}, source)
         node.output.name = name
         return node.output
 

@@ -7,10 +7,15 @@
 - use lists agree with the inputs and returns that refer to each value, and
   name no user outside the graph;
 - types: each node's declared output types agree with its op's type rule
-  (and a tensor constant's with its array), and block parameters and returns
-  agree with their control-flow node.
+  (a tensor constant's equal its array's), block parameters and returns
+  agree with their control-flow node, and the values a loop carries in agree
+  with its outputs;
+- every tensor constant (`prim::Constant[value=@name]`) names an array of
+  `graph.tensors`.
 """
 from __future__ import annotations
+
+import numpy as np
 
 from .attributes import TensorRef
 from .errors import IRError, VerificationError
@@ -127,22 +132,34 @@ class _Verifier:
                 self.fail(f"output %{value.name} is declared {value.type} "
                           f"but the type rule gives {expected}", node)
         constant = node.attributes.get("value") if node.kind == "prim::Constant" else None
-        if isinstance(constant, TensorRef) and constant.name in self.graph.tensors:
+        if isinstance(constant, TensorRef):
             self.check_tensor_constant(node, constant.name)
         if node.kind == "prim::If":
             for block in node.blocks:
                 self.check_block_signature(node, block, [], [v.type for v in node.outputs])
         elif node.kind == "prim::Loop":
             carried = [v.type for v in node.outputs]
+            for entering, output in zip(node.inputs[2:], node.outputs):
+                if not types_agree(entering.type, output.type):
+                    self.fail(f"carried value %{entering.name} enters as {entering.type} "
+                              f"but the loop declares %{output.name} : {output.type}", node)
             self.check_block_signature(node, node.blocks[0], [INT] + carried, [BOOL] + carried)
 
     def check_tensor_constant(self, node: Node, name: str) -> None:
+        """`@name` must be an array of `graph.tensors`, and the node's type
+        exactly that array's: its dtype and shape are known, so a constant
+        never needs a symbol or an unknown dtype."""
+        if name not in self.graph.tensors:
+            self.fail(f"tensor constant @{name} is not in the graph's tensors", node)
+        array = self.graph.tensors[name]
+        if not isinstance(array, np.ndarray):
+            self.fail(f"tensor constant @{name} is a {type(array).__name__}, not a NumPy array", node)
         try:
-            actual = type_of_value(self.graph.tensors[name])
+            actual = type_of_value(array)
         except TypeError as error:
             self.fail(f"tensor constant @{name}: {error}", node)
         for value in node.outputs:
-            if not types_agree(value.type, actual):
+            if value.type != actual:
                 self.fail(f"output %{value.name} is declared {value.type} but @{name} is {actual}", node)
 
     def check_block_signature(self, node: Node, block: Block, params, returns) -> None:

@@ -63,7 +63,7 @@ def _reshape_infer(context):
 register(OpDef(
     name="np::reshape", group=Group.SHAPE, inputs=("x", "*shape"),
     infer=_reshape_infer, reference=lambda x, *shape: np.reshape(x, shape),
-    code="np.reshape({0}, {shape})", doc="np.reshape(x, shape); one dim may be -1",
+    code="np.reshape({0}, {shape_tuple})", doc="np.reshape(x, shape); one dim may be -1",
 ))
 
 
@@ -146,7 +146,7 @@ def _broadcast_to_infer(context):
 register(OpDef(
     name="np::broadcast_to", group=Group.SHAPE, inputs=("x", "*shape"),
     infer=_broadcast_to_infer, reference=lambda x, *shape: np.broadcast_to(x, shape).copy(),
-    code="np.broadcast_to({0}, {shape})", doc="np.broadcast_to(x, shape)",
+    code="np.broadcast_to({0}, {shape_tuple})", doc="np.broadcast_to(x, shape)",
 ))
 
 
@@ -176,9 +176,25 @@ def _select_reference(x, index, axis):
     return x[_along(x, axis, index)]
 
 
+def _index_code(x: str, axis: int, item: str) -> str:
+    """`x[:, item]` for axis 1, `x[..., item, :]` for axis -2."""
+    if axis >= 0:
+        return f"{x}[{':, ' * axis}{item}]"
+    return f"{x}[..., {item}{', :' * (-axis - 1)}]"
+
+
+def _select_code(inputs, attributes) -> str:
+    return _index_code(inputs[0], attributes["axis"], inputs[1])
+
+
+def _slice_code(inputs, attributes) -> str:
+    start, stop, step = ("" if bound == "None" else bound for bound in inputs[1:])
+    return _index_code(inputs[0], attributes["axis"], f"{start}:{stop}" + (f":{step}" if step else ""))
+
+
 register(OpDef(
     name="np::select", group=Group.INDEX, inputs=("x", "index"), attributes={"axis": 0},
-    infer=_select_infer, reference=_select_reference,
+    infer=_select_infer, reference=_select_reference, code=_select_code,
     doc="x[..., index, ...] along `axis`: an int index, the axis goes away",
 ))
 
@@ -212,7 +228,7 @@ def _slice_reference(x, start, stop, step, axis):
 
 register(OpDef(
     name="np::slice", group=Group.INDEX, inputs=("x", "start", "stop", "step"),
-    attributes={"axis": 0}, infer=_slice_infer, reference=_slice_reference,
+    attributes={"axis": 0}, infer=_slice_infer, reference=_slice_reference, code=_slice_code,
     doc="x[..., start:stop:step, ...] along `axis`; bounds may be None",
 ))
 
@@ -306,7 +322,7 @@ for _name, _function in (("zeros", np.zeros), ("ones", np.ones)):
         name=f"np::{_name}", group=Group.CREATION, inputs=("*shape",),
         attributes={"dtype": DType.FLOAT64}, infer=_filled_infer,
         reference=(lambda function: lambda *shape, dtype: function(shape, dtype.numpy))(_function),
-        code=f"np.{_name}({{shape}}, dtype={{dtype}})", doc=f"np.{_name}(shape, dtype)",
+        code=f"np.{_name}({{shape_tuple}}, dtype={{dtype}})", doc=f"np.{_name}(shape, dtype)",
     ))
 
 
@@ -326,7 +342,7 @@ def _full_reference(fill, *shape, dtype):
 register(OpDef(
     name="np::full", group=Group.CREATION, inputs=("fill", "*shape"), attributes={"dtype": None},
     infer=_full_infer, reference=_full_reference,
-    code="np.full({shape}, {0}, dtype={dtype})", doc="np.full(shape, fill, dtype)",
+    code="np.full({shape_tuple}, {0}, dtype={dtype})", doc="np.full(shape, fill, dtype)",
 ))
 
 

@@ -59,7 +59,22 @@ def _loop_infer(context):
         raise context.error(f"max_trip_count must be int, got {context.input_types[0]}")
     if context.input_types[1] != BOOL:
         raise context.error(f"start_condition must be bool, got {context.input_types[1]}")
-    return list(context.input_types[2:])
+    entering = list(context.input_types[2:])
+    if context.declared_types is None:
+        return entering
+    # An iteration may widen a carried value (a shape grows, an empty list gains elements):
+    # the outputs cover both what enters the loop and what the node declares, which
+    # type propagation sets to the fixed point of the body.
+    if len(context.declared_types) != len(entering):
+        raise context.error(f"declares {len(context.declared_types)} outputs "
+                            f"but carries {len(entering)} values")
+    joined = []
+    for index, (entered, declared) in enumerate(zip(entering, context.declared_types)):
+        try:
+            joined.append(join_types([entered, declared]))
+        except TypeError as error:
+            raise context.error(f"carried value {index}: {error}") from None
+    return joined
 
 
 register(OpDef(
@@ -154,7 +169,7 @@ register(OpDef(
 register(OpDef(
     name="prim::TupleConstruct", group=Group.TUPLE, inputs=("*elements",),
     infer=lambda context: [TupleType(context.input_types)],
-    reference=lambda *elements: tuple(elements), code="({elements},)", doc="(a, b, ...)",
+    reference=lambda *elements: tuple(elements), code="{elements_tuple}", doc="(a, b, ...)",
 ))
 
 

@@ -87,7 +87,10 @@ class OpDef:
     NumPy and returns one value, or a tuple when `num_outputs != 1`; ops with
     blocks (control flow) have none, the interpreter runs them itself.
     `code` is a format string for the Python-like `.code` view (`{0}` is the
-    first input, `{axis}` an attribute); by default `np.<name>(...)`.
+    first input, `{axis}` an attribute, `{shape}` the variadic inputs joined by
+    commas and `{shape_tuple}` the same as a Python tuple), or a function of the input texts and
+    the attributes (defaults filled in) for what a format string cannot say,
+    such as indexing along an axis; by default `np.<name>(...)`.
     """
 
     name: str
@@ -99,7 +102,7 @@ class OpDef:
     num_outputs: int | None = 1
     num_blocks: int = 0
     pure: bool = True
-    code: str | None = None
+    code: str | Callable[[Sequence[str], Mapping[str, Any]], str] | None = None
     doc: str = ""
 
     @property

@@ -50,7 +50,7 @@ def _replace_with_constant(node: Node, output: Value, result) -> bool:
         if isinstance(result, (np.ndarray, np.generic)):
             if result.size > MAX_FOLDED_ELEMENTS:
                 return False
-            constant = graph.tensor_constant(np.array(result), output.name or "c")
+            constant = graph.tensor_constant(np.array(result), output.name or "c", node.source)
         else:
             try:
                 type_of_value(result)
@@ -58,8 +58,7 @@ def _replace_with_constant(node: Node, output: Value, result) -> bool:
                 return False
             if isinstance(result, list):
                 return False
-            constant = graph.constant(result, name=output.name)
-    constant.producer.source = node.source
+            constant = graph.constant(result, name=output.name, source=node.source)
     output.replace_all_uses_with(constant)
     return True
 

@@ -15,20 +15,16 @@ from typing import Sequence
 
 from ..errors import IRTypeError
 from ..graph import Block, Graph, Node, Value
-from ..ops import infer_node_types
+from ..ops import get_op, infer_node_types
 from ..types import INT, NEVER, ListType, Type, is_subtype, join_types
 from .manager import register_pass
 
 MAX_LOOP_ROUNDS = 8
 
 
-def _set_types(values: Sequence[Value], types: Sequence[Type]) -> bool:
-    changed = False
+def _set_types(values: Sequence[Value], types: Sequence[Type]) -> None:
     for value, type in zip(values, types):
-        if value.type != type:
-            value.type = type
-            changed = True
-    return changed
+        value.type = type
 
 
 def _join(node: Node, types: Sequence[Type], what: str) -> Type:
@@ -39,44 +35,47 @@ def _join(node: Node, types: Sequence[Type], what: str) -> Type:
         raise IRTypeError(f"{node.kind}: {what} {error}{where}") from None
 
 
-def _propagate_if(node: Node) -> bool:
-    changed = _set_types(node.outputs, infer_node_types(node))
-    changed |= _propagate_block(node.blocks[0]) | _propagate_block(node.blocks[1])
-    joined = [_join(node, [a.type, b.type], f"the branches give output {i} different types:")
-              for i, (a, b) in enumerate(zip(node.blocks[0].returns, node.blocks[1].returns))]
-    return _set_types(node.outputs, joined) | changed
+def _propagate_if(node: Node) -> None:
+    infer_node_types(node)  # checks the condition's type
+    _propagate_block(node.blocks[0])
+    _propagate_block(node.blocks[1])
+    _set_types(node.outputs, [
+        _join(node, [a.type, b.type], f"the branches give output {i} different types:")
+        for i, (a, b) in enumerate(zip(node.blocks[0].returns, node.blocks[1].returns))])
 
 
-def _propagate_loop(node: Node) -> bool:
+def _propagate_loop(node: Node) -> None:
     body = node.blocks[0]
-    infer_node_types(node)  # checks the trip count and condition types
-    carried = [v.type for v in node.inputs[2:]]
-    changed = False
+    # Without the declared types, the loop's rule checks the trip count and condition and
+    # gives the types entering the loop. The fixed point starts there, so it covers them,
+    # and the rule with the outputs declared (entering joined with declared) gives it back.
+    carried = list(get_op(node.kind).infer_types([v.type for v in node.inputs], node.attributes,
+                                                 num_outputs=len(node.outputs)))
     for _ in range(MAX_LOOP_ROUNDS):
-        changed |= _set_types(body.params, [INT, *carried])
-        changed |= _propagate_block(body)
+        _set_types(body.params, [INT, *carried])
+        _propagate_block(body)
         returned = [v.type for v in body.returns[1:]]
         joined = [_join(node, [c, r], f"a loop-carried value (number {i}) changes type:")
                   for i, (c, r) in enumerate(zip(carried, returned))]
         if joined == carried:
-            return _set_types(node.outputs, carried) | changed
+            _set_types(node.outputs, carried)
+            return
         carried = joined
     raise IRTypeError(f"prim::Loop: carried types did not settle after {MAX_LOOP_ROUNDS} rounds")
 
 
-def _propagate_node(node: Node) -> bool:
+def _propagate_node(node: Node) -> None:
     if node.kind == "prim::If":
-        return _propagate_if(node)
-    if node.kind == "prim::Loop":
-        return _propagate_loop(node)
-    return _set_types(node.outputs, infer_node_types(node))
+        _propagate_if(node)
+    elif node.kind == "prim::Loop":
+        _propagate_loop(node)
+    else:
+        _set_types(node.outputs, infer_node_types(node))
 
 
-def _propagate_block(block: Block) -> bool:
-    changed = False
+def _propagate_block(block: Block) -> None:
     for node in block.nodes:
-        changed |= _propagate_node(node)
-    return changed
+        _propagate_node(node)
 
 
 def _list_type_it_flows_into(user, index: int) -> Type | None:
@@ -110,14 +109,24 @@ def _type_empty_lists(graph: Graph) -> bool:
     return changed
 
 
+def _all_types(graph: Graph) -> list[Type]:
+    types = [v.type for v in graph.params]
+    for node in graph.walk():
+        types += [v.type for v in node.outputs]
+        types += [v.type for block in node.blocks for v in block.params]
+    return types
+
+
 @register_pass(level=1)
 def propagate_types(graph: Graph) -> bool:
     """Recompute every value's type from the graph's parameter types."""
-    changed = _propagate_block(graph.block)
+    # Loops restart their fixed point from the entering types, so types change on the way
+    # even when they end where they were: compare the end with the start.
+    before = _all_types(graph)
+    _propagate_block(graph.block)
     if _type_empty_lists(graph):
         _propagate_block(graph.block)
-        changed = True
-    return changed
+    return _all_types(graph) != before
 
 
 def specialize(graph: Graph, param_types: Sequence[Type]) -> Graph:

@@ -10,7 +10,7 @@ from hypothesis import given
 
 from jitc.ir.attributes import TensorRef
 from jitc.ir.errors import VerificationError
-from jitc.ir.graph import Block, Graph, Node, Use, Value
+from jitc.ir.graph import Block, Graph, Node, SourceLocation, Use, Value
 from jitc.ir.interpreter import run_graph
 from jitc.ir.ops import create_op
 from jitc.ir.parser import parse_graph
@@ -309,3 +309,19 @@ def test_scalar_constants_take_the_type_of_their_value(value, type):
     constant = graph.constant(value, name="k")
     assert constant.type == type and constant.name == "k"
     assert constant.producer.attributes == {"value": value}
+
+
+def test_constants_take_a_source_location():
+    graph = Graph()
+    here = SourceLocation("model.py", 12, 4)
+    weight = graph.tensor_constant(np.ones(2, np.float32), "w", source=here)
+    scale = graph.constant(0.5, name="scale", source=SourceLocation("model.py", 13, 8, 13, 11))
+    plain = graph.tensor_constant(np.ones(2, np.float32), "v")
+    graph.block.set_returns([weight, scale, plain])
+    assert weight.producer.source == here and plain.producer.source is None
+    assert print_graph(verify(graph)) == (
+        "graph():\n"
+        "  %w : Float(2) = prim::Constant[value=@w]()  # model.py:12:4\n"
+        "  %scale : float = prim::Constant[value=0.5]()  # model.py:13:8-13:11\n"
+        "  %v : Float(2) = prim::Constant[value=@v]()\n"
+        "  return (%w, %scale, %v)\n")

@@ -62,7 +62,7 @@ IF_HEAD = "graph(%c : bool, %x : Float(3)):\n  %y : Float(3) = prim::If(%c)\n"
      "block returns %i of type int, expected bool in prim::Loop"),
     ("graph(%x : Float(3), %n : int, %t : bool):\n  %h : Double(3) = prim::Loop(%n, %t, %x)\n"
      "    block0(%i : int, %a : Double(3)):\n      -> (%t, %a)\n  return (%h)\n",
-     "output %h is declared Double(3) but the type rule gives Float(3) in prim::Loop"),
+     "carried value %x enters as Float(3) but the loop declares %h : Double(3) in prim::Loop"),
     ("graph(%x : Float(3)):\n  %y : Double(3) = np::exp(%x)  # model.py:7:4\n  return (%y)\n",
      "output %y is declared Double(3) but the type rule gives Float(3) in np::exp at model.py:7:4"),
     ("graph(%x : Float(3)):\n  %y : Float(4) = np::exp(%x)\n  return (%y)\n",
@@ -164,3 +164,58 @@ def test_tensor_constant_whose_array_contradicts_its_type():
     verify(graph)
     graph.tensors["w"] = np.zeros((2, 3), np.float32)
     assert_rejected(graph, "output %w is declared Float(3) but @w is Float(2, 3) in prim::Constant")
+
+
+def tensor_constant_graph(array=np.zeros(3, np.float32)) -> tuple[Graph, Node]:
+    """graph(): %w = prim::Constant[value=@w](); return (%w)"""
+    graph = Graph()
+    weight = graph.tensor_constant(array, "w")
+    graph.block.set_returns([weight])
+    return verify(graph), weight.producer
+
+
+def test_tensor_constant_that_names_no_tensor():
+    graph, _ = tensor_constant_graph()
+    del graph.tensors["w"]
+    assert_rejected(graph, "tensor constant @w is not in the graph's tensors in prim::Constant")
+
+
+def test_tensor_constant_that_is_not_an_array():
+    graph, _ = tensor_constant_graph()
+    graph.tensors["w"] = [0.0, 0.0, 0.0]
+    assert_rejected(graph, "tensor constant @w is a list, not a NumPy array in prim::Constant")
+
+
+def test_tensor_constant_of_an_unsupported_dtype():
+    graph, _ = tensor_constant_graph()
+    graph.tensors["w"] = np.array(["a", "b", "c"])
+    with pytest.raises(VerificationError, match=r"^tensor constant @w: .* in prim::Constant$"):
+        verify(graph)
+
+
+@pytest.mark.parametrize("declared, message", [
+    (TensorType(DType.FLOAT64, (3,)), "output %w is declared Double(3) but @w is Float(3) in prim::Constant"),
+    (TensorType(DType.FLOAT32, (4,)), "output %w is declared Float(4) but @w is Float(3) in prim::Constant"),
+    (TensorType(DType.FLOAT32, (3, 1)), "output %w is declared Float(3, 1) but @w is Float(3) in prim::Constant"),
+    # A constant's array is known: a symbol or an unknown dtype in its type is an error too.
+    (TensorType(DType.FLOAT32, ("*",)), "output %w is declared Float(*) but @w is Float(3) in prim::Constant"),
+    (TensorType(None, (3,)), "output %w is declared Tensor(3) but @w is Float(3) in prim::Constant"),
+], ids=["dtype", "size", "rank", "symbol", "unknown-dtype"])
+def test_tensor_constant_declared_other_than_its_array(declared, message):
+    graph, node = tensor_constant_graph()
+    node.output.type = declared
+    assert_rejected(graph, message)
+
+
+def test_tensor_constant_in_text_without_its_array():
+    graph = parse_graph("graph():\n  %w : Float(3) = prim::Constant[value=@w]()  # model.py:3:0\n"
+                        "  return (%w)\n")
+    assert_rejected(graph, "tensor constant @w is not in the graph's tensors in prim::Constant at model.py:3:0")
+    graph.tensors["w"] = np.ones(3, np.float32)
+    verify(graph)
+
+
+def test_loop_that_declares_a_narrower_type_than_it_carries_in():
+    graph = parse_graph("graph(%x : Float(4), %n : int, %t : bool):\n  %h : Float(3) = prim::Loop(%n, %t, %x)\n"
+                        "    block0(%i : int, %a : Float(3)):\n      -> (%t, %a)\n  return (%h)\n")
+    assert_rejected(graph, "carried value %x enters as Float(4) but the loop declares %h : Float(3) in prim::Loop")

@@ -8,15 +8,18 @@ cases/ holds cases separated by `// -----`; a case is
 
 and may use `// CHECK-NOT: text` lines (text that must not appear in the
 output) instead of, or besides, an exact `// CHECK:` block. Every pass runs
-with the verifier after it.
+with the verifier after it. A tensor constant `@name` in a case stands for
+an array of zeros of the type its node declares.
 """
 from __future__ import annotations
 
 import pathlib
 import re
 
+import numpy as np
 import pytest
 
+from jitc.ir.attributes import TensorRef
 from jitc.ir.parser import parse_graph
 from jitc.ir.passes import run_pipeline
 from jitc.ir.verifier import verify
@@ -42,10 +45,20 @@ def _parse_case(text: str):
     return run.group(1).strip(), source.strip() + "\n", expected.strip() + "\n" if expected else None, forbidden
 
 
+def _zeros_for_tensor_constants(graph) -> None:
+    for node in graph.walk():
+        value = node.attributes.get("value") if node.kind == "prim::Constant" else None
+        if isinstance(value, TensorRef) and value.name not in graph.tensors:
+            type = node.output.type
+            graph.tensors[value.name] = np.zeros(type.shape, type.dtype.numpy)
+
+
 @pytest.mark.parametrize("text", list(_load_cases()))
 def test_pass_case(text):
     pipeline, source, expected, forbidden = _parse_case(text)
-    graph = verify(parse_graph(source))
+    graph = parse_graph(source)
+    _zeros_for_tensor_constants(graph)
+    verify(graph)
     run_pipeline(graph, pipeline, verify_each=True)
     printed = str(graph)
     if expected is not None:
