@@ -117,6 +117,22 @@ class CompiledFunction:
         """The specialised, optimised graph that runs for these arguments."""
         return self.specialization_for(self.bind(args, kwargs)).graph
 
+    def llvm_ir(self, *args, **kwargs) -> str:
+        """The optimised LLVM IR of the version that runs for these arguments."""
+        return self._native_listing("llvm_ir", args, kwargs)
+
+    def asm(self, *args, **kwargs) -> str:
+        """The machine code (assembly) of the version that runs for these arguments."""
+        return self._native_listing("asm", args, kwargs)
+
+    def _native_listing(self, what: str, args, kwargs) -> str:
+        specialization = self.specialization_for(self.bind(args, kwargs))
+        listing = getattr(specialization.run, what, None)
+        if listing is None:
+            raise ValueError(f"{self.__name__}(): this version runs in the {specialization.backend} "
+                             f"backend, which has no {what}")
+        return listing
+
     def compile_stats(self) -> list[dict]:
         """Seconds spent per stage, for every compiled signature."""
         return [{"signature": [str(t) for t in s.types], "backend": s.backend, **s.seconds}
@@ -138,7 +154,7 @@ class CompiledFunction:
         seconds["optimize"] = time.perf_counter() - start
         start = time.perf_counter()
         run, backend = self.compile_graph(graph)
-        seconds["backend"] = time.perf_counter() - start
+        seconds["codegen"] = time.perf_counter() - start
         return Specialization(types, graph, run, backend, seconds)
 
     def check_argument_types(self, graph: Graph, types: tuple[Type, ...]) -> None:

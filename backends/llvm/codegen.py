@@ -1,0 +1,217 @@
+"""Graph → one LLVM function.
+
+    i32 jitc_entry(i64* ctx, i64* args, i64* results, i64* constants)
+
+`args` holds the flattened parameters (layout.py), `constants` the data
+pointers of the graph's tensor constants. On success the results are
+flattened into `results` (every array there owned by the caller, allocated
+with malloc) and 0 is returned; otherwise the code of an `ErrorTable` entry,
+with its arguments in the context. Either way the arena is empty on return.
+"""
+from __future__ import annotations
+
+import numpy as np
+from llvmlite import ir
+
+from ...ir.graph import Block, Graph, Node
+from ...ir.ops import get_op
+from ...ir.types import ListType, TensorType, TupleType, Type
+from .. import UnsupportedOpError
+from .elementwise import lower_elementwise
+from .emitter import ErrorTable, FunctionEmitter, const
+from .layout import I1, I8P, I32, I64, I64P, NativeList, NativeTensor, flatten, slot_count, unflatten
+from .prim_ops import list_element
+from .runtime import libc
+
+ENTRY = "jitc_entry"
+
+
+class GraphCodegen:
+    """Lowers one specialised graph; `NODE_LOWERINGS` (lowerings.py) and the
+    elementwise table do the ops, this class the blocks and the boundary."""
+
+    def __init__(self, graph: Graph, entry: str = ENTRY):
+        self.graph = graph
+        self.entry = entry
+        self.module = ir.Module(name=graph.name)
+        self.errors = ErrorTable()
+        function = ir.Function(self.module, ir.FunctionType(I32, [I64P, I64P, I64P, I64P]), entry)
+        self.em = FunctionEmitter(self.module, function, self.errors)
+        self.constants: list[np.ndarray] = []
+        self._constant_index: dict[str, int] = {}
+
+    @property
+    def builder(self) -> ir.IRBuilder:
+        return self.em.builder
+
+    def generate(self) -> ir.Module:
+        from .lowerings import NODE_LOWERINGS  # noqa: F401  (registration)
+        ctx, args, results, self._constants_arg = self.em.function.args
+        env, offset = {}, 0
+        for param in self.graph.params:
+            count = slot_count(param.type)
+            slots = self.em.load_slots(self.builder.gep(args, [const(offset)]), count)
+            self._check_sizes(param.name, param.type, slots)
+            env[param] = unflatten(self.builder, slots, param.type)
+            offset += count
+        self.lower_block(self.graph.block, env)
+        outputs = []
+        for value in self.graph.returns:
+            outputs.extend(flatten(self.builder, self.take(env[value], value.type), value.type))
+        self.em.store_slots(outputs, results)
+        self.builder.call(self.em.runtime["release"], [ctx])
+        self.builder.ret(ir.Constant(I32, 0))
+        return self.module
+
+    def _check_sizes(self, name: str, type: Type, slots: list) -> None:
+        """Native code checks, at entry, the sizes it was specialised for."""
+        if not isinstance(type, TensorType):
+            return
+        for axis, dim in enumerate(type.shape):
+            if isinstance(dim, int):
+                self.em.raise_if(self.builder.icmp_signed("!=", slots[1 + axis], const(dim)), "ValueError",
+                                 f"argument '{name}': this version was compiled for size {dim} "
+                                 f"at axis {axis}, got {{0}}", [slots[1 + axis]])
+
+    # -- blocks and nodes -------------------------------------------------------------------
+    def lower_block(self, block: Block, env: dict) -> list:
+        for node in block.nodes:
+            outputs = self.lower_node(node, env)
+            for value, result in zip(node.outputs, outputs):
+                env[value] = result
+        return [env[v] for v in block.returns]
+
+    def lower_node(self, node: Node, env: dict) -> list:
+        inputs = [env[v] for v in node.inputs]
+        if node.kind == "prim::If":
+            return self.lower_if(node, inputs, env)
+        if node.kind == "prim::Loop":
+            return self.lower_loop(node, inputs, env)
+        from .lowerings import NODE_LOWERINGS
+        lowering = NODE_LOWERINGS.get(node.kind)
+        if lowering is not None:
+            return lowering(self, node, inputs)
+        if get_op(node.kind).is_elementwise:
+            return [lower_elementwise(self.em, node.kind, inputs, [v.type for v in node.inputs],
+                                      node.output.type)]
+        raise UnsupportedOpError(node.kind)
+
+    def _store_block_results(self, values, types, slots) -> None:
+        flat = []
+        for value, type in zip(values, types):
+            flat.extend(flatten(self.builder, value, type))
+        self.em.store_slots(flat, slots)
+
+    def _load_results(self, types, slots) -> list:
+        flat = self.em.load_slots(slots, sum(slot_count(t) for t in types))
+        values, start = [], 0
+        for type in types:
+            count = slot_count(type)
+            values.append(unflatten(self.builder, flat[start:start + count], type))
+            start += count
+        return values
+
+    def lower_if(self, node: Node, inputs: list, env: dict) -> list:
+        b = self.builder
+        types = [v.type for v in node.outputs]
+        slots = self.em.stack_slots(sum(slot_count(t) for t in types), "if")
+        with b.if_else(inputs[0]) as (then, otherwise):
+            for arm, block in ((then, node.blocks[0]), (otherwise, node.blocks[1])):
+                with arm:
+                    values = self.lower_block(block, dict(env))
+                    self._store_block_results(values, [v.type for v in block.returns], slots)
+        return self._load_results(types, slots)
+
+    def lower_loop(self, node: Node, inputs: list, env: dict) -> list:
+        b = self.builder
+        max_trips, condition, *carried = inputs
+        body_block = node.blocks[0]
+        types = [v.type for v in node.outputs]
+        slots = self.em.stack_slots(sum(slot_count(t) for t in types), "loop")
+        state = self.em.alloca_builder.alloca(I64, name="trip")
+        keep_going = self.em.alloca_builder.alloca(I1, name="cond")
+        self._store_block_results(carried, [v.type for v in node.inputs[2:]], slots)
+        b.store(const(0), state)
+        b.store(condition, keep_going)
+        header = b.append_basic_block("loop.header")
+        body = b.append_basic_block("loop.body")
+        done = b.append_basic_block("loop.end")
+        b.branch(header)
+        b.position_at_end(header)
+        trip = b.load(state)
+        b.cbranch(b.and_(b.icmp_signed("<", trip, max_trips), b.load(keep_going)), body, done)
+        b.position_at_end(body)
+        local = dict(env)
+        local[body_block.params[0]] = trip
+        for param, value in zip(body_block.params[1:], self._load_results(types, slots)):
+            local[param] = value
+        next_condition, *values = self.lower_block(body_block, local)
+        self._store_block_results(values, [v.type for v in body_block.returns[1:]], slots)
+        b.store(next_condition, keep_going)
+        b.store(b.add(trip, const(1)), state)
+        b.branch(header)
+        b.position_at_end(done)
+        return self._load_results(types, slots)
+
+    # -- constants ------------------------------------------------------------------------------
+    def tensor_constant(self, key: str, array, type: TensorType) -> NativeTensor:
+        """A read-only array the executable keeps alive and passes in by pointer."""
+        if key not in self._constant_index:
+            array = np.ascontiguousarray(array, dtype=type.dtype.numpy)
+            array.setflags(write=False)
+            self._constant_index[key] = len(self.constants)
+            self.constants.append(array)
+        index = self._constant_index[key]
+        pointer = self.builder.load(self.builder.gep(self._constants_arg, [const(index)]))
+        array = self.constants[index]
+        slots = [pointer, *map(const, array.shape), *(const(s // array.itemsize) for s in array.strides)]
+        return unflatten(self.builder, slots, TensorType(type.dtype, array.shape))
+
+    # -- ownership of results -----------------------------------------------------------------------
+    def take(self, value, type: Type):
+        """`value` with every array in it owned by the caller: an arena buffer
+        holding exactly the array is handed over, anything else is copied."""
+        if isinstance(type, TensorType):
+            return self._take_tensor(value)
+        if isinstance(type, TupleType):
+            return tuple(self.take(v, t) for v, t in zip(value, type.elements))
+        if isinstance(type, ListType):
+            return self._take_list(value)
+        return value
+
+    def _take_tensor(self, tensor: NativeTensor) -> NativeTensor:
+        em, b = self.em, self.builder
+        nbytes = b.mul(em.product(tensor.shape), const(tensor.dtype.itemsize))
+        data = em.alloca_builder.alloca(tensor.data.type)
+        b.store(tensor.data, data)
+        stolen = em.alloca_builder.alloca(I1)
+        b.store(ir.Constant(I1, 0), stolen)
+        with b.if_then(em.is_contiguous(tensor)):
+            b.store(b.call(em.runtime["steal"], [em.ctx, b.bitcast(tensor.data, I8P), nbytes]), stolen)
+        with b.if_then(b.not_(b.load(stolen))):
+            copy = self._malloc(b.select(b.icmp_unsigned("==", nbytes, const(0)), const(1), nbytes))
+            target = NativeTensor(tensor.dtype, b.bitcast(copy, tensor.data.type), tensor.shape,
+                                  em.contiguous_strides(tensor.shape))
+            em.copy_into(tensor, target)
+            b.store(target.data, data)
+        return NativeTensor(tensor.dtype, b.load(data), tensor.shape, em.contiguous_strides(tensor.shape))
+
+    def _malloc(self, nbytes) -> ir.Value:
+        pointer = self.builder.call(libc(self.module, "malloc"), [nbytes])
+        with self.builder.if_then(self.builder.icmp_unsigned("==", pointer, ir.Constant(I8P, None)), likely=False):
+            self.em.fail(self.errors.memory, [nbytes])
+        return pointer
+
+    def _take_list(self, value: NativeList) -> NativeList:
+        em, b = self.em, self.builder
+        per_element = value.element_slots
+        length = b.load(value.pointer)
+        record = b.bitcast(self._malloc(b.mul(b.add(b.mul(length, const(per_element)), const(1)), const(8))), I64P)
+        b.store(length, record)
+        with em.for_range(length, "take") as index:
+            element = list_element(em, value, index)
+            owned = self.take(element, value.type.element)
+            start = b.add(b.mul(index, const(per_element)), const(1))
+            em.store_slots(flatten(b, owned, value.type.element), b.gep(record, [start]))
+        return NativeList(value.type, record)
+

@@ -1,0 +1,127 @@
+"""Elementwise ops: NumPy broadcasting and dtype resolution around the
+per-element lowerings of scalar_ops.py, as one loop nest per op."""
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+from llvmlite import ir
+
+from ...ir.ops.rules import ufunc_dtypes
+from ...ir.types import FLOAT, INT, DType, ScalarType, TensorType, Type
+from .. import UnsupportedOpError
+from .emitter import FunctionEmitter, const
+from .runtime import ERROR_ARGS
+from .layout import SCALAR_DTYPES, NativeTensor, check_dtype
+from .scalar_ops import SCALAR_LOWERINGS, Scalar
+
+_CLIP_UFUNC = np._core.umath.clip
+
+
+def loop_dtypes(kind: str, input_types: Sequence[Type], output_type: Type) -> tuple[list[DType], DType]:
+    """The dtypes the inputs are cast to and the dtype the lowering returns."""
+    if isinstance(output_type, ScalarType):
+        return _python_dtypes(kind, input_types, output_type)
+    if kind == "np::where":
+        out = check_dtype(output_type.dtype)
+        return [DType.BOOL, out, out], out
+    ufunc = _CLIP_UFUNC if kind == "np::clip" else getattr(np, kind.split("::")[1])
+    dtypes = ufunc_dtypes(ufunc, input_types)
+    if dtypes is None:
+        raise UnsupportedOpError(kind, "operand dtypes are not known")
+    for dtype in dtypes:
+        check_dtype(dtype, kind)
+    return list(dtypes[:-1]), dtypes[-1]
+
+
+def _python_dtypes(kind, input_types, output_type):
+    """Python's scalar rules: bool < int < float, and / always on floats."""
+    if kind in ("np::maximum", "np::minimum") and len(set(input_types)) > 1:
+        raise UnsupportedOpError(kind, "max/min of mixed Python scalar types")
+    if FLOAT in input_types or kind == "np::divide":
+        common = DType.FLOAT64
+    elif INT in input_types or output_type == INT:
+        common = DType.INT64
+    else:
+        common = DType.BOOL
+    result = SCALAR_DTYPES[output_type]
+    return [common] * len(input_types), (DType.BOOL if result == DType.BOOL else common)
+
+
+def broadcast(em: FunctionEmitter, tensors: list[NativeTensor], rank: int) -> tuple[list, list[list]]:
+    """The broadcast shape of `tensors` and each one's strides over it
+    (0 where it is broadcast), raising ValueError as NumPy does on a mismatch."""
+    b = em.builder
+    message, args = _broadcast_message(tensors)
+    shape = []
+    for axis in range(rank):
+        size = const(1)
+        for tensor in tensors:
+            k = axis - (rank - tensor.rank)
+            if k < 0 or _is_one(tensor.shape[k]):
+                continue
+            d = tensor.shape[k]
+            if _is_one(size):
+                size = d
+                continue
+            ok = b.or_(b.or_(b.icmp_signed("==", size, const(1)), b.icmp_signed("==", d, const(1))),
+                       b.icmp_signed("==", size, d))
+            em.raise_if(b.not_(ok), "ValueError", message, args)
+            size = b.select(b.icmp_signed("==", size, const(1)), d, size)
+        shape.append(size)
+    strides = []
+    for tensor in tensors:
+        offset = rank - tensor.rank
+        strides.append([const(0) if axis < offset or _is_one(tensor.shape[axis - offset]) else
+                        b.select(b.icmp_signed("==", tensor.shape[axis - offset], const(1)), const(0),
+                                 tensor.strides[axis - offset])
+                        for axis in range(rank)])
+    return shape, strides
+
+
+def _broadcast_message(tensors: list[NativeTensor]) -> tuple[str, list]:
+    """NumPy's message, with the shapes filled in at run time where they fit the error slots."""
+    args = [d for t in tensors for d in t.shape]
+    if len(args) > ERROR_ARGS:
+        return "operands could not be broadcast together", []
+    numbers = iter(range(len(args)))
+    shapes = ["(" + ",".join("{%d}" % next(numbers) for _ in t.shape) + ("," if t.rank == 1 else "") + ")"
+              for t in tensors]
+    return "operands could not be broadcast together with shapes " + " ".join(shapes), args
+
+
+def _is_one(value) -> bool:
+    return isinstance(value, ir.Constant) and value.constant == 1
+
+
+def lower_elementwise(em: FunctionEmitter, kind: str, inputs: list, input_types: Sequence[Type],
+                      output_type: Type):
+    lowering = SCALAR_LOWERINGS.get(kind)
+    if lowering is None:
+        raise UnsupportedOpError(kind)
+    in_dtypes, result_dtype = loop_dtypes(kind, input_types, output_type)
+    python = isinstance(output_type, ScalarType)
+    context = Scalar(em, in_dtypes[-1] if kind == "np::where" else in_dtypes[0], result_dtype, python)
+
+    def compute(values: list) -> ir.Value:
+        cast = [em.cast(v, d, target) for v, d, target in zip(values, _element_dtypes(input_types), in_dtypes)]
+        return lowering(context, *cast)
+
+    if python:
+        return em.cast(compute(inputs), result_dtype, SCALAR_DTYPES[output_type])
+    out_dtype = check_dtype(output_type.dtype, kind)
+    tensors = [v for v in inputs if isinstance(v, NativeTensor)]
+    shape, strides = broadcast(em, tensors, output_type.rank)
+    shape = [ir.Constant(ir.IntType(64), d) if isinstance(d, int) else s for d, s in zip(output_type.shape, shape)]
+    out = em.allocate(out_dtype, shape)
+    views = iter([NativeTensor(t.dtype, t.data, shape, s) for t, s in zip(tensors, strides)])
+    operands = [next(views) if isinstance(v, NativeTensor) else v for v in inputs]
+    with em.loop_nest(shape) as index:
+        values = [em.load(v.dtype, em.element_pointer(v, index)) if isinstance(v, NativeTensor) else v
+                  for v in operands]
+        em.store(out_dtype, em.cast(compute(values), result_dtype, out_dtype), em.element_pointer(out, index))
+    return out
+
+
+def _element_dtypes(types: Sequence[Type]) -> list[DType]:
+    return [t.dtype if isinstance(t, TensorType) else SCALAR_DTYPES[t] for t in types]

@@ -1,0 +1,200 @@
+"""Building blocks for emitting one native function: loops over index
+spaces, arena allocation, runtime checks that raise Python exceptions,
+element loads and stores, casts, and strided copies."""
+from __future__ import annotations
+
+import contextlib
+from typing import Sequence
+
+from llvmlite import ir
+
+from ...ir.types import DType
+from .layout import F32, F64, I1, I8, I8P, I64, I64P, NativeTensor, register_type, storage_type
+from .runtime import ERROR_ARG_OFFSET, ERROR_ARGS, emit_runtime
+
+
+def const(value: int) -> ir.Constant:
+    return ir.Constant(I64, value)
+
+
+class ErrorTable:
+    """The Python exceptions a module can raise: code i + 1 is entry i."""
+
+    def __init__(self):
+        self.entries: list[tuple[str, str]] = []
+        self.memory = self.code("MemoryError", "compiled code could not allocate {0} bytes")
+
+    def code(self, exception: str, message: str) -> int:
+        entry = (exception, message)
+        if entry not in self.entries:
+            self.entries.append(entry)
+        return self.entries.index(entry) + 1
+
+
+class FunctionEmitter:
+    """Emits into `function`, whose first argument is the call context."""
+
+    def __init__(self, module: ir.Module, function: ir.Function, errors: ErrorTable):
+        self.module = module
+        self.function = function
+        self.ctx = function.args[0]
+        self.errors = errors
+        self.runtime = emit_runtime(module)
+        entry = function.append_basic_block("entry")
+        self.alloca_builder = ir.IRBuilder(entry)
+        body = function.append_basic_block("body")
+        self.alloca_builder.branch(body)
+        self.alloca_builder.position_at_start(entry)
+        self.builder = ir.IRBuilder(body)
+
+    # -- stack slots (promoted to registers by LLVM) -----------------------------
+    def stack_slots(self, count: int, name: str = "slots") -> ir.Value:
+        """`count` i64 stack slots, allocated in the entry block."""
+        return self.alloca_builder.alloca(I64, size=max(count, 1), name=name)
+
+    def store_slots(self, slots: Sequence[ir.Value], where: ir.Value) -> None:
+        for index, slot in enumerate(slots):
+            self.builder.store(slot, self.builder.gep(where, [const(index)]))
+
+    def load_slots(self, where: ir.Value, count: int) -> list:
+        return [self.builder.load(self.builder.gep(where, [const(i)])) for i in range(count)]
+
+    # -- control flow -------------------------------------------------------------
+    @contextlib.contextmanager
+    def for_range(self, count: ir.Value, name: str = "i"):
+        """A counted loop 0 <= i < count; yields i."""
+        b = self.builder
+        before = b.block
+        header = b.append_basic_block(f"{name}.header")
+        body = b.append_basic_block(f"{name}.body")
+        after = b.append_basic_block(f"{name}.end")
+        b.branch(header)
+        b.position_at_end(header)
+        index = b.phi(I64, name=name)
+        index.add_incoming(const(0), before)
+        b.cbranch(b.icmp_signed("<", index, count), body, after)
+        b.position_at_end(body)
+        yield index
+        index.add_incoming(b.add(index, const(1)), b.block)
+        b.branch(header)
+        b.position_at_end(after)
+
+    @contextlib.contextmanager
+    def loop_nest(self, shape: Sequence[ir.Value], name: str = "i"):
+        """Loops over every index of `shape`, the last axis innermost; yields the indices."""
+        with contextlib.ExitStack() as stack:
+            yield [stack.enter_context(self.for_range(size, f"{name}{axis}")) for axis, size in enumerate(shape)]
+
+    def raise_if(self, condition: ir.Value, exception: str, message: str, args: Sequence[ir.Value] = ()) -> None:
+        """Raise `exception(message.format(*args))` in the caller when `condition` holds."""
+        code = self.errors.code(exception, message)
+        with self.builder.if_then(condition, likely=False):
+            self.fail(code, args)
+
+    def fail(self, code: int, args: Sequence[ir.Value] = ()) -> None:
+        b = self.builder
+        for index, arg in enumerate(list(args)[:ERROR_ARGS]):
+            b.store(self.to_i64(arg), b.gep(self.ctx, [const(ERROR_ARG_OFFSET + index)]))
+        b.call(self.runtime["release"], [self.ctx])
+        b.ret(ir.Constant(ir.IntType(32), code))
+
+    def to_i64(self, value: ir.Value) -> ir.Value:
+        if value.type == I64:
+            return value
+        if isinstance(value.type, ir.IntType):
+            return self.builder.sext(value, I64) if value.type.width > 1 else self.builder.zext(value, I64)
+        return self.builder.bitcast(self.builder.fpext(value, F64) if value.type == F32 else value, I64)
+
+    # -- memory -----------------------------------------------------------------------
+    def allocate_bytes(self, nbytes: ir.Value) -> ir.Value:
+        pointer = self.builder.call(self.runtime["alloc"], [self.ctx, nbytes])
+        with self.builder.if_then(self.builder.icmp_unsigned("==", pointer, ir.Constant(I8P, None)), likely=False):
+            self.fail(self.errors.memory, [nbytes])
+        return pointer
+
+    def product(self, values: Sequence[ir.Value]) -> ir.Value:
+        result = const(1)
+        for value in values:
+            result = self.builder.mul(result, value)
+        return result
+
+    def allocate(self, dtype: DType, shape: Sequence[ir.Value]) -> NativeTensor:
+        """A fresh C-contiguous tensor in the arena."""
+        shape = list(shape)
+        nbytes = self.builder.mul(self.product(shape), const(dtype.itemsize))
+        data = self.builder.bitcast(self.allocate_bytes(nbytes), storage_type(dtype).as_pointer())
+        return NativeTensor(dtype, data, shape, self.contiguous_strides(shape))
+
+    def contiguous_strides(self, shape: Sequence[ir.Value]) -> list:
+        strides, stride = [], const(1)
+        for size in reversed(shape):
+            strides.append(stride)
+            stride = self.builder.mul(stride, size)
+        return strides[::-1]
+
+    def element_pointer(self, tensor: NativeTensor, index: Sequence[ir.Value]) -> ir.Value:
+        offset = const(0)
+        for i, stride in zip(index, tensor.strides):
+            offset = self.builder.add(offset, self.builder.mul(i, stride))
+        return self.builder.gep(tensor.data, [offset])
+
+    def load(self, dtype: DType, pointer: ir.Value) -> ir.Value:
+        value = self.builder.load(pointer)
+        return self.builder.icmp_unsigned("!=", value, ir.Constant(I8, 0)) if dtype == DType.BOOL else value
+
+    def store(self, dtype: DType, value: ir.Value, pointer: ir.Value) -> None:
+        if dtype == DType.BOOL:
+            value = self.builder.zext(value, I8)
+        self.builder.store(value, pointer)
+
+    def is_contiguous(self, tensor: NativeTensor) -> ir.Value:
+        """True when `tensor` is laid out C-contiguously (size-1 dims may have any stride)."""
+        b = self.builder
+        result, expected = ir.Constant(I1, 1), const(1)
+        for size, stride in zip(reversed(tensor.shape), reversed(tensor.strides)):
+            ok = b.or_(b.icmp_signed("==", stride, expected), b.icmp_signed("<=", size, const(1)))
+            result = b.and_(result, ok)
+            expected = b.mul(expected, size)
+        return result
+
+    # -- values ---------------------------------------------------------------------------
+    def cast(self, value: ir.Value, source: DType, target: DType) -> ir.Value:
+        """Convert a register value between dtypes as NumPy's casts do."""
+        b = self.builder
+        if source == target:
+            return value
+        to = register_type(target)
+        if target == DType.BOOL:
+            if source.is_float:
+                return b.fcmp_unordered("!=", value, ir.Constant(value.type, 0.0))
+            return b.icmp_unsigned("!=", value, ir.Constant(value.type, 0))
+        if source == DType.BOOL:
+            return b.uitofp(value, to) if target.is_float else b.zext(value, to)
+        if source.is_float and target.is_float:
+            return b.fpext(value, to) if target.itemsize > source.itemsize else b.fptrunc(value, to)
+        if source.is_float:
+            return b.fptosi(value, to)
+        if target.is_float:
+            return b.sitofp(value, to)
+        if target.itemsize > source.itemsize:
+            return b.sext(value, to)
+        return b.trunc(value, to)
+
+    def copy_into(self, source: NativeTensor, target: NativeTensor) -> None:
+        """target[...] = source, shapes equal, casting the elements."""
+        with self.loop_nest(target.shape, "copy") as index:
+            value = self.load(source.dtype, self.element_pointer(source, index))
+            self.store(target.dtype, self.cast(value, source.dtype, target.dtype),
+                       self.element_pointer(target, index))
+
+    def contiguous(self, tensor: NativeTensor) -> NativeTensor:
+        """`tensor` itself when C-contiguous at run time, else a contiguous copy."""
+        b = self.builder
+        data = self.alloca_builder.alloca(tensor.data.type)
+        b.store(tensor.data, data)
+        with b.if_then(b.not_(self.is_contiguous(tensor)), likely=False):
+            copy = self.allocate(tensor.dtype, tensor.shape)
+            self.copy_into(tensor, copy)
+            b.store(copy.data, data)
+        return NativeTensor(tensor.dtype, b.load(data), list(tensor.shape), self.contiguous_strides(tensor.shape))
+

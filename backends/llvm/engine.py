@@ -1,0 +1,56 @@
+"""One LLVM JIT per process: optimise a module for this CPU and load it."""
+from __future__ import annotations
+
+import itertools
+import threading
+from dataclasses import dataclass
+
+import llvmlite.binding as llvm
+from llvmlite import ir
+
+OPTIMIZATION_LEVEL = 3
+_lock = threading.Lock()
+_state: dict = {}
+_names = itertools.count()
+
+
+def unique_name(prefix: str) -> str:
+    """Symbols live in one process-wide JIT, so each module's entry is unique."""
+    return f"{prefix}_{next(_names)}"
+
+
+def _jit():
+    if not _state:
+        llvm.initialize_native_target()
+        llvm.initialize_native_asmprinter()
+        target = llvm.Target.from_default_triple()
+        machine = target.create_target_machine(cpu=llvm.get_host_cpu_name(),
+                                               features=llvm.get_host_cpu_features().flatten(),
+                                               opt=OPTIMIZATION_LEVEL, codemodel="jitdefault")
+        _state["machine"] = machine
+        _state["engine"] = llvm.create_mcjit_compiler(llvm.parse_assembly(""), machine)
+    return _state["machine"], _state["engine"]
+
+
+@dataclass
+class CompiledModule:
+    address: int
+    llvm_ir: str   # after optimisation
+    asm: str
+
+
+def compile_module(module: ir.Module, entry: str) -> CompiledModule:
+    """Verify, optimise (O3, host CPU), load into the JIT; the address of `entry`."""
+    with _lock:
+        machine, engine = _jit()
+        parsed = llvm.parse_assembly(str(module))
+        parsed.triple = machine.triple
+        parsed.data_layout = str(machine.target_data)
+        parsed.verify()
+        options = llvm.create_pipeline_tuning_options(speed_level=OPTIMIZATION_LEVEL)
+        builder = llvm.create_pass_builder(machine, options)
+        builder.getModulePassManager().run(parsed, builder)
+        text, asm = str(parsed), machine.emit_assembly(parsed)
+        engine.add_module(parsed)
+        engine.finalize_object()
+        return CompiledModule(engine.get_function_address(entry), text, asm)
