@@ -65,6 +65,9 @@ class DType(enum.Enum):
 
     @staticmethod
     def from_numpy(dtype) -> "DType":
+        found = _BY_NUMPY.get(dtype)  # the per-call path: a dict lookup, not a name lookup
+        if found is not None:
+            return found
         name = np.dtype(dtype).name
         try:
             return DType(name)
@@ -89,6 +92,7 @@ _TYPE_NAMES = {
     DType.COMPLEX64: "ComplexFloat",
     DType.COMPLEX128: "ComplexDouble",
 }
+_BY_NUMPY = {np.dtype(d.value): d for d in DType}
 DTYPE_BY_TYPE_NAME = {name: dtype for dtype, name in _TYPE_NAMES.items()}
 
 

@@ -21,8 +21,7 @@ class LLVMBackend:
         codegen = GraphCodegen(graph, unique_name("jitc_entry"))
         module = codegen.generate()
         compiled = compile_module(module, codegen.entry)
-        return NativeExecutable(compiled.address, graph, codegen.constants, codegen.errors,
-                                compiled.llvm_ir, compiled.asm)
+        return NativeExecutable(compiled, graph, codegen.constants, codegen.errors)
 
 
 def _unsupported_ops() -> dict[str, str]:

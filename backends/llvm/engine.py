@@ -36,7 +36,13 @@ def _jit():
 class CompiledModule:
     address: int
     llvm_ir: str   # after optimisation
-    asm: str
+
+    @property
+    def asm(self) -> str:
+        """Assembly for this CPU, generated on request (it costs as much as compiling)."""
+        with _lock:
+            machine, _ = _jit()
+            return machine.emit_assembly(llvm.parse_assembly(self.llvm_ir))
 
 
 def compile_module(module: ir.Module, entry: str) -> CompiledModule:
@@ -50,7 +56,7 @@ def compile_module(module: ir.Module, entry: str) -> CompiledModule:
         options = llvm.create_pipeline_tuning_options(speed_level=OPTIMIZATION_LEVEL)
         builder = llvm.create_pass_builder(machine, options)
         builder.getModulePassManager().run(parsed, builder)
-        text, asm = str(parsed), machine.emit_assembly(parsed)
+        text = str(parsed)
         engine.add_module(parsed)
         engine.finalize_object()
-        return CompiledModule(engine.get_function_address(entry), text, asm)
+        return CompiledModule(engine.get_function_address(entry), text)

@@ -40,8 +40,9 @@ class _MallocBuffer:
 class NativeExecutable:
     """A compiled specialisation; callable like the backend contract says."""
 
-    def __init__(self, address: int, graph, constants: Sequence[np.ndarray], errors, llvm_ir: str, asm: str):
-        self._entry = _ENTRY_TYPE(address)
+    def __init__(self, compiled, graph, constants: Sequence[np.ndarray], errors):
+        self._compiled = compiled
+        self._entry = _ENTRY_TYPE(compiled.address)
         self._param_types = [p.type for p in graph.params]
         self._result_types = [v.type for v in graph.returns]
         self._param_names = [p.name for p in graph.params]
@@ -50,8 +51,14 @@ class NativeExecutable:
         self._constants = list(constants)  # kept alive: native code reads them
         self._constant_pointers = np.array([c.ctypes.data for c in constants] or [0], dtype=np.int64)
         self._errors = list(errors.entries)
-        self.llvm_ir = llvm_ir
-        self.asm = asm
+
+    @property
+    def llvm_ir(self) -> str:
+        return self._compiled.llvm_ir
+
+    @property
+    def asm(self) -> str:
+        return self._compiled.asm
 
     def __call__(self, *args) -> tuple:
         if len(args) != len(self._param_types):

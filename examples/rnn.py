@@ -1,0 +1,22 @@
+"""The RNN from the PyTorch 1.0 announcement, in plain NumPy.
+
+`rnn` runs eagerly as written; `jitc.script(rnn)` compiles it with the loop
+kept as a loop in the IR.
+"""
+import numpy as np
+
+
+def rnn(x, h, W_h, U_h, b_h):
+    y = []
+    for t in range(x.shape[0]):
+        h = np.tanh(x[t] @ W_h + h @ U_h + b_h)
+        y += [h]
+    return np.stack(y), h
+
+
+def example_inputs(T=64, B=8, D=64, dtype=np.float32, seed=0):
+    rng = np.random.default_rng(seed)
+    scale = 1 / np.sqrt(D)
+    return (rng.standard_normal((T, B, D)).astype(dtype), np.zeros((B, D), dtype),
+            (rng.standard_normal((D, D)) * scale).astype(dtype),
+            (rng.standard_normal((D, D)) * scale).astype(dtype), np.zeros(D, dtype))
