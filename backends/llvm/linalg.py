@@ -1,15 +1,18 @@
-"""np.matmul with NumPy's 1-d promotion and batch broadcasting (plain loops;
-the BLAS path belongs to the performance issue)."""
+"""np.matmul with NumPy's 1-d promotion and batch broadcasting: each pair
+of float matrices goes to the BLAS's gemm, small or mixed-dtype products to
+a loop nest."""
 from __future__ import annotations
 
 import numpy as np
+from llvmlite import ir
 
 from ...ir.ops.rules import ufunc_dtypes
 from ...ir.types import DType
 from .. import UnsupportedOpError
+from .blas import gemm_available
 from .elementwise import broadcast
 from .emitter import const
-from .layout import NativeTensor, check_dtype
+from .layout import I32, I64, VOID, NativeTensor, check_dtype, storage_type
 from .registry import lowers
 from .scalar_ops import SCALAR_LOWERINGS, Scalar
 
@@ -42,30 +45,97 @@ def matmul(cg, node, inputs):
     y_batch = NativeTensor(y.dtype, y.data, y.shape[:-2], y.strides[:-2])
     batch, (x_strides, y_strides) = broadcast(em, [x_batch, y_batch], batch_rank)
     out = em.allocate(out_dtype, [*batch, n, m])
-    zero = em.cast(const(0), DType.INT64, out_dtype)
-    with em.loop_nest(out.shape, "zero") as index:
-        em.store(out_dtype, zero, em.element_pointer(out, index))
-    multiply = SCALAR_LOWERINGS["np::multiply"]
-    add = SCALAR_LOWERINGS["np::add"]
-    scalar = Scalar(em, loop_dtype, loop_dtype, python=False)
+    use_blas = loop_dtype.is_float and x.dtype == y.dtype == loop_dtype == out_dtype and gemm_available()
     with em.loop_nest(batch, "batch") as bi:
-        xs = NativeTensor(x.dtype, em.element_pointer(NativeTensor(x.dtype, x.data, batch, x_strides), bi),
-                          [n, k], x.strides[-2:])
-        ys = NativeTensor(y.dtype, em.element_pointer(NativeTensor(y.dtype, y.data, batch, y_strides), bi),
-                          [k, m], y.strides[-2:])
-        os = NativeTensor(out.dtype, em.element_pointer(NativeTensor(out.dtype, out.data, batch, out.strides[:-2]),
-                                                        bi), [n, m], out.strides[-2:])
-        with em.for_range(n, "row") as i, em.for_range(k, "inner") as p:
-            a = em.cast(em.load(x.dtype, em.element_pointer(xs, [i, p])), x.dtype, loop_dtype)
-            with em.for_range(m, "column") as j:
-                target = em.element_pointer(os, [i, j])
-                product = multiply(scalar, a, em.cast(em.load(y.dtype, em.element_pointer(ys, [p, j])), y.dtype,
-                                                      loop_dtype))
-                total = add(scalar, em.cast(em.load(out_dtype, target), out_dtype, loop_dtype), product)
-                em.store(out_dtype, em.cast(total, loop_dtype, out_dtype), target)
+        xs, ys, os = (NativeTensor(t.dtype, em.element_pointer(NativeTensor(t.dtype, t.data, batch, strides), bi),
+                                   shape, t.strides[-2:])
+                      for t, strides, shape in ((x, x_strides, [n, k]), (y, y_strides, [k, m]),
+                                                (out, out.strides[:-2], [n, m])))
+        if use_blas:
+            small = b.icmp_signed("<=", em.product([n, k, m]), const(SMALL_PRODUCT))
+            with b.if_else(small) as (loops, gemm):
+                with loops:
+                    _loops(em, xs, ys, os, loop_dtype)
+                with gemm:
+                    _gemm(cg, xs, ys, os)
+        else:
+            _loops(em, xs, ys, os, loop_dtype)
     keep = [a for a in range(out.rank)
             if not ((a == out.rank - 2 and inputs[0].rank == 1) or (a == out.rank - 1 and inputs[1].rank == 1))]
     shape = [out.shape[a] for a in keep]
     out_type = node.output.type
     shape = [const(d) if isinstance(d, int) else s for d, s in zip(out_type.shape, shape)]
     return [NativeTensor(out.dtype, out.data, shape, [out.strides[a] for a in keep])]
+
+
+# Below this many multiply-adds a loop nest beats the cost of calling the BLAS.
+SMALL_PRODUCT = 4096
+
+
+def _loops(em, x: NativeTensor, y: NativeTensor, out: NativeTensor, loop_dtype: DType) -> None:
+    """out = x @ y for one pair of matrices, as an i-p-j loop nest."""
+    scalar = Scalar(em, loop_dtype, loop_dtype, python=False)
+    multiply, add = SCALAR_LOWERINGS["np::multiply"], SCALAR_LOWERINGS["np::add"]
+    n, k, m = x.shape[0], x.shape[1], y.shape[1]
+    zero = em.cast(const(0), DType.INT64, out.dtype)
+    with em.loop_nest([n, m], "zero") as index:
+        em.store(out.dtype, zero, em.element_pointer(out, index))
+    with em.for_range(n, "row") as i, em.for_range(k, "inner") as p:
+        a = em.cast(em.load(x.dtype, em.element_pointer(x, [i, p])), x.dtype, loop_dtype)
+        with em.for_range(m, "column") as j:
+            target = em.element_pointer(out, [i, j])
+            b_value = em.cast(em.load(y.dtype, em.element_pointer(y, [p, j])), y.dtype, loop_dtype)
+            total = add(scalar, em.cast(em.load(out.dtype, target), out.dtype, loop_dtype),
+                        multiply(scalar, a, b_value))
+            em.store(out.dtype, em.cast(total, loop_dtype, out.dtype), target)
+
+
+_ROW_MAJOR, _NO_TRANS, _TRANS = 101, 111, 112
+
+
+def _blas_operand(em, t: NativeTensor):
+    """(transpose flag, leading dimension, data) describing matrix `t` to
+    cblas, copying it when neither it nor its transpose has unit stride."""
+    b = em.builder
+    rows, cols = t.shape
+    row_stride, col_stride = t.strides
+
+    def at_most_one(size):
+        return b.icmp_signed("<=", size, const(1))
+
+    def at_least_one(size):
+        return b.select(at_most_one(size), const(1), size)
+
+    straight = b.and_(b.or_(at_most_one(cols), b.icmp_signed("==", col_stride, const(1))),
+                      b.or_(at_most_one(rows), b.icmp_signed(">=", row_stride, at_least_one(cols))))
+    transposed = b.and_(b.or_(at_most_one(rows), b.icmp_signed("==", row_stride, const(1))),
+                        b.or_(at_most_one(cols), b.icmp_signed(">=", col_stride, at_least_one(rows))))
+    straight_ld = b.select(at_most_one(rows), at_least_one(cols), row_stride)
+    transposed_ld = b.select(at_most_one(cols), at_least_one(rows), col_stride)
+    data = em.alloca_builder.alloca(t.data.type)
+    b.store(t.data, data)
+    ld = em.alloca_builder.alloca(I64)
+    b.store(b.select(straight, straight_ld, transposed_ld), ld)
+    with b.if_then(b.not_(b.or_(straight, transposed)), likely=False):
+        copy = em.allocate(t.dtype, t.shape)
+        em.copy_into(t, copy)
+        b.store(copy.data, data)
+        b.store(at_least_one(cols), ld)
+    flag = b.select(b.and_(b.not_(straight), transposed), ir.Constant(I32, _TRANS), ir.Constant(I32, _NO_TRANS))
+    return flag, b.load(ld), b.load(data)
+
+
+def _gemm(cg, x: NativeTensor, y: NativeTensor, out: NativeTensor) -> None:
+    """out = x @ y through cblas ?gemm (out is a fresh C-contiguous matrix)."""
+    em, b = cg.em, cg.builder
+    element = storage_type(out.dtype)
+    pointer = element.as_pointer()
+    name = "jitc_sgemm" if out.dtype == DType.FLOAT32 else "jitc_dgemm"
+    function = cg.module.globals.get(name) or ir.Function(cg.module, ir.FunctionType(
+        VOID, [I32, I32, I32, I64, I64, I64, element, pointer, I64, pointer, I64, element, pointer, I64]), name)
+    n, k, m = x.shape[0], x.shape[1], y.shape[1]
+    x_flag, x_ld, x_data = _blas_operand(em, x)
+    y_flag, y_ld, y_data = _blas_operand(em, y)
+    out_ld = b.select(b.icmp_signed("<=", m, const(1)), const(1), m)
+    b.call(function, [ir.Constant(I32, _ROW_MAJOR), x_flag, y_flag, n, m, k, ir.Constant(element, 1.0), x_data, x_ld,
+                      y_data, y_ld, ir.Constant(element, 0.0), out.data, out_ld])

@@ -1,0 +1,45 @@
+"""Finding a BLAS for matrix products: the OpenBLAS that NumPy's wheels
+bundle (64-bit integers, `scipy_` prefix), so jitc adds no dependency.
+Without one, matmul runs as plain loops."""
+from __future__ import annotations
+
+import ctypes
+import functools
+import glob
+import os
+
+import llvmlite.binding as llvm
+import numpy as np
+
+# symbol jitc code calls -> candidates in the library, first found wins
+_GEMM = {"jitc_sgemm": ("scipy_cblas_sgemm64_", "cblas_sgemm64_"),
+         "jitc_dgemm": ("scipy_cblas_dgemm64_", "cblas_dgemm64_")}
+
+
+def _library_paths() -> list[str]:
+    root = os.path.dirname(os.path.dirname(np.__file__))
+    return sorted(glob.glob(os.path.join(root, "numpy.libs", "libscipy_openblas64_*.so*")) +
+                  glob.glob(os.path.join(root, "scipy_openblas64", "lib", "libscipy_openblas64_*.so*")))
+
+
+@functools.cache
+def gemm_available() -> bool:
+    """Register jitc_sgemm/jitc_dgemm (cblas with int64 sizes) with the JIT, if a BLAS is found."""
+    if os.environ.get("JITC_DISABLE_BLAS"):
+        return False
+    for path in _library_paths():
+        try:
+            library = ctypes.CDLL(path)
+        except OSError:
+            continue
+        found = {}
+        for symbol, candidates in _GEMM.items():
+            for name in candidates:
+                if hasattr(library, name):
+                    found[symbol] = ctypes.cast(getattr(library, name), ctypes.c_void_p).value
+                    break
+        if len(found) == len(_GEMM):
+            for symbol, address in found.items():
+                llvm.add_symbol(symbol, address)
+            return True
+    return False
