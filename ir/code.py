@@ -90,6 +90,13 @@ class _CodeWriter:
         if node.kind == "prim::Loop":
             self.loop(node, depth)
             return
+        if node.kind == "prim::FusionGroup":
+            self.emit(depth, "# fusion group: one loop nest")
+            body = node.blocks[0]
+            self.assign(depth, body.params, node.inputs)
+            self.block(body, depth)
+            self.assign(depth, node.outputs, body.returns)
+            return
         targets = ", ".join(self.name(v) for v in node.outputs)
         expression = self.expression(node)
         self.emit(depth, f"{targets} = {expression}" if targets else expression)

@@ -105,6 +105,9 @@ class Interpreter:
         block = node.blocks[0] if inputs[0] else node.blocks[1]
         return tuple(self.run_block(block, (), env))
 
+    def run_prim_FusionGroup(self, node: Node, inputs, env) -> tuple:
+        return tuple(self.run_block(node.blocks[0], inputs))
+
     def run_prim_Loop(self, node: Node, inputs, env) -> tuple:
         max_trip_count, condition, *carried = inputs
         body = node.blocks[0]

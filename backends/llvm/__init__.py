@@ -11,7 +11,7 @@ from .executable import NativeExecutable
 from .lowerings import NODE_LOWERINGS
 from .scalar_ops import SCALAR_LOWERINGS
 
-_CONTROL_FLOW = ("prim::If", "prim::Loop")
+_CONTROL_FLOW = ("prim::If", "prim::Loop", "prim::FusionGroup")
 
 
 class LLVMBackend:

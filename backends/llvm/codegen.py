@@ -17,7 +17,7 @@ from ...ir.graph import Block, Graph, Node
 from ...ir.ops import get_op
 from ...ir.types import ListType, TensorType, TupleType, Type
 from .. import UnsupportedOpError
-from .elementwise import lower_elementwise
+from .elementwise import lower_elementwise, lower_fusion_group
 from .emitter import ErrorTable, FunctionEmitter, const
 from .layout import I1, I8P, I32, I64, I64P, NativeList, NativeTensor, flatten, slot_count, unflatten
 from .prim_ops import list_element
@@ -87,6 +87,8 @@ class GraphCodegen:
             return self.lower_if(node, inputs, env)
         if node.kind == "prim::Loop":
             return self.lower_loop(node, inputs, env)
+        if node.kind == "prim::FusionGroup":
+            return lower_fusion_group(self, node, inputs)
         from .lowerings import NODE_LOWERINGS
         lowering = NODE_LOWERINGS.get(node.kind)
         if lowering is not None:

@@ -94,34 +94,88 @@ def _is_one(value) -> bool:
     return isinstance(value, ir.Constant) and value.constant == 1
 
 
-def lower_elementwise(em: FunctionEmitter, kind: str, inputs: list, input_types: Sequence[Type],
-                      output_type: Type):
+def element_function(em: FunctionEmitter, kind: str, input_types: Sequence[Type], output_type: Type):
+    """values -> result: op `kind` on one element, from the input registers
+    (in their own dtypes) to a register of the output's element dtype."""
     lowering = SCALAR_LOWERINGS.get(kind)
     if lowering is None:
         raise UnsupportedOpError(kind)
     in_dtypes, result_dtype = loop_dtypes(kind, input_types, output_type)
     python = isinstance(output_type, ScalarType)
     context = Scalar(em, in_dtypes[-1] if kind == "np::where" else in_dtypes[0], result_dtype, python)
+    sources, target = element_dtypes(input_types), element_dtypes([output_type])[0]
 
     def compute(values: list) -> ir.Value:
-        cast = [em.cast(v, d, target) for v, d, target in zip(values, _element_dtypes(input_types), in_dtypes)]
-        return lowering(context, *cast)
+        cast = [em.cast(v, d, to) for v, d, to in zip(values, sources, in_dtypes)]
+        return em.cast(lowering(context, *cast), result_dtype, target)
+    return compute
 
-    if python:
-        return em.cast(compute(inputs), result_dtype, SCALAR_DTYPES[output_type])
-    out_dtype = check_dtype(output_type.dtype, kind)
+
+def elementwise_loop(em: FunctionEmitter, inputs: list, output_type: TensorType, compute) -> NativeTensor:
+    """A new tensor of `output_type` holding compute(elements) for every
+    element of the broadcast `inputs` (tensors, or scalars used as they are).
+    When every input is contiguous and of the output's shape, one flat loop
+    runs instead of the nest (it vectorises best)."""
+    out_dtype = check_dtype(output_type.dtype)
     tensors = [v for v in inputs if isinstance(v, NativeTensor)]
     shape, strides = broadcast(em, tensors, output_type.rank)
     shape = [ir.Constant(ir.IntType(64), d) if isinstance(d, int) else s for d, s in zip(output_type.shape, shape)]
     out = em.allocate(out_dtype, shape)
-    views = iter([NativeTensor(t.dtype, t.data, shape, s) for t, s in zip(tensors, strides)])
-    operands = [next(views) if isinstance(v, NativeTensor) else v for v in inputs]
-    with em.loop_nest(shape) as index:
-        values = [em.load(v.dtype, em.element_pointer(v, index)) if isinstance(v, NativeTensor) else v
-                  for v in operands]
-        em.store(out_dtype, em.cast(compute(values), result_dtype, out_dtype), em.element_pointer(out, index))
+    b = em.builder
+    flat = ir.Constant(ir.IntType(1), 1)
+    for tensor in tensors:
+        if tensor.rank != len(shape):
+            flat = ir.Constant(ir.IntType(1), 0)
+            break
+        for size, out_size in zip(tensor.shape, shape):
+            flat = b.and_(flat, b.icmp_signed("==", size, out_size))
+        flat = b.and_(flat, em.is_contiguous(tensor))
+
+    def element(value, index, pointer_of):
+        return em.load(value.dtype, pointer_of(value, index)) if isinstance(value, NativeTensor) else value
+
+    with b.if_else(flat) as (flat_case, nested_case):
+        with flat_case:
+            with em.for_range(em.product(shape), "flat") as i:
+                values = [element(v, i, lambda t, j: b.gep(t.data, [j])) for v in inputs]
+                em.store(out_dtype, compute(values), b.gep(out.data, [i]))
+        with nested_case:
+            views = iter([NativeTensor(t.dtype, t.data, shape, s) for t, s in zip(tensors, strides)])
+            operands = [next(views) if isinstance(v, NativeTensor) else v for v in inputs]
+            with em.loop_nest(shape) as index:
+                values = [element(v, index, em.element_pointer) for v in operands]
+                em.store(out_dtype, compute(values), em.element_pointer(out, index))
     return out
 
 
-def _element_dtypes(types: Sequence[Type]) -> list[DType]:
+def lower_elementwise(em: FunctionEmitter, kind: str, inputs: list, input_types: Sequence[Type],
+                      output_type: Type):
+    compute = element_function(em, kind, input_types, output_type)
+    if isinstance(output_type, ScalarType):
+        return compute(inputs)
+    return elementwise_loop(em, inputs, output_type, compute)
+
+
+def lower_fusion_group(cg, node, inputs: list) -> list:
+    """One loop nest evaluating the group's block on each element."""
+    from .prim_ops import python_constant
+    em, body = cg.em, node.blocks[0]
+    steps = []
+    for inner in body.nodes:
+        if inner.kind == "prim::Constant":
+            steps.append((inner, None))
+        else:
+            steps.append((inner, element_function(em, inner.kind, [v.type for v in inner.inputs],
+                                                  inner.output.type)))
+
+    def compute(values: list) -> ir.Value:
+        env = dict(zip(body.params, values))
+        for inner, function in steps:
+            env[inner.output] = (python_constant(inner.attributes["value"], inner.output.type) if function is None
+                                 else function([env[v] for v in inner.inputs]))
+        return env[body.returns[0]]
+    return [elementwise_loop(em, inputs, node.output.type, compute)]
+
+
+def element_dtypes(types: Sequence[Type]) -> list[DType]:
     return [t.dtype if isinstance(t, TensorType) else SCALAR_DTYPES[t] for t in types]

@@ -164,6 +164,8 @@ class FunctionEmitter:
         if source == target:
             return value
         to = register_type(target)
+        if isinstance(value, ir.Constant) and isinstance(value.constant, (int, float)):
+            return _cast_constant(value.constant, target, to)
         if target == DType.BOOL:
             if source.is_float:
                 return b.fcmp_unordered("!=", value, ir.Constant(value.type, 0.0))
@@ -198,3 +200,11 @@ class FunctionEmitter:
             b.store(copy.data, data)
         return NativeTensor(tensor.dtype, b.load(data), list(tensor.shape), self.contiguous_strides(tensor.shape))
 
+
+
+def _cast_constant(value, target: DType, to: ir.Type) -> ir.Constant:
+    """A cast folded at compile time, so later lowerings see constants."""
+    import numpy as np
+    with np.errstate(all="ignore"):
+        converted = np.array(value).astype(target.numpy)[()]
+    return ir.Constant(to, float(converted) if target.is_float else int(converted))

@@ -13,6 +13,7 @@ from typing import Callable
 from llvmlite import ir
 
 from ...ir.types import DType
+from . import vector_math
 from .emitter import FunctionEmitter
 from .layout import F32, F64, I1, I64, register_type
 
@@ -172,9 +173,19 @@ SCALAR_LOWERINGS["np::floor_divide"] = _divmod_lowering("floor_divide")
 SCALAR_LOWERINGS["np::remainder"] = _divmod_lowering("remainder")
 
 
+def _small_power(s: Scalar, x, exponent: float):
+    """x ** n for n = 1, 2, 3, 4 as multiplications (vectorisable; within 1 ulp of pow)."""
+    result = x
+    for _ in range(int(exponent) - 1):
+        result = s.b.fmul(result, x) if s.is_float else s.b.mul(result, x)
+    return result
+
+
 @lowers("power")
 def _power(s: Scalar, x, y):
     b = s.b
+    if isinstance(y, ir.Constant) and not s.python and s.dtype != DType.BOOL and y.constant in (1, 2, 3, 4):
+        return _small_power(s, x, y.constant)
     if s.is_float:
         if s.python:
             zero = s.constant(0.0)
@@ -359,14 +370,16 @@ def _rounding(intrinsic: str):
 for _name, _intrinsic in (("floor", "floor"), ("ceil", "ceil"), ("trunc", "trunc"), ("rint", "rint")):
     lowers(_name)(_rounding(_intrinsic))
 
-for _name, _intrinsic in (("sqrt", "sqrt"), ("exp", "exp"), ("exp2", "exp2"), ("log", "log"), ("log2", "log2"),
-                          ("log10", "log10"), ("sin", "sin"), ("cos", "cos")):
+for _name, _intrinsic in (("sqrt", "sqrt"), ("exp2", "exp2"), ("log2", "log2"), ("log10", "log10"),
+                          ("sin", "sin"), ("cos", "cos")):
     lowers(_name)(lambda s, x, _i=_intrinsic: s.intrinsic(_i, x))
 
-for _name, _function in (("expm1", "expm1"), ("log1p", "log1p"), ("tan", "tan"), ("arcsin", "asin"),
-                         ("arccos", "acos"), ("arctan", "atan"), ("sinh", "sinh"), ("cosh", "cosh"),
-                         ("tanh", "tanh")):
+for _name, _function in (("log1p", "log1p"), ("tan", "tan"), ("arcsin", "asin"), ("arccos", "acos"),
+                         ("arctan", "atan"), ("sinh", "sinh"), ("cosh", "cosh")):
     lowers(_name)(lambda s, x, _f=_function: s.libm(_f, x))
+
+for _name in ("exp", "expm1", "tanh", "log"):  # vectorisable versions (vector_math.py)
+    lowers(_name)(lambda s, x, _f=getattr(vector_math, _name): _f(s, x))
 
 
 @lowers("isnan")

@@ -244,3 +244,18 @@ for _type, _function in ((INT, int), (FLOAT, float), (BOOL, bool)):
         infer=_to_scalar_infer(_type), reference=_function, code=f"{_function.__name__}({{0}})",
         doc=f"Python {_function.__name__}(x) of a scalar or a 0-d array (bool: a size-1 array)",
     ))
+
+
+# -- fusion groups ---------------------------------------------------------------------------
+def _fusion_group_infer(context):
+    if context.declared_types is None:
+        raise context.error("a fusion group's output types come from its block; declare them")
+    return list(context.declared_types)
+
+
+register(OpDef(
+    name="prim::FusionGroup", group=Group.CONTROL, inputs=("*inputs",), infer=_fusion_group_infer,
+    reference=None, num_outputs=None, num_blocks=1,
+    doc="a closed sub-graph (block params are the inputs, its returns the outputs) "
+        "that a backend emits as one loop nest or kernel; made by the fuse_elementwise pass",
+))

@@ -69,6 +69,11 @@ def _propagate_node(node: Node) -> None:
         _propagate_if(node)
     elif node.kind == "prim::Loop":
         _propagate_loop(node)
+    elif node.kind == "prim::FusionGroup":
+        body = node.blocks[0]
+        _set_types(body.params, [v.type for v in node.inputs])
+        _propagate_block(body)
+        _set_types(node.outputs, [v.type for v in body.returns])
     else:
         _set_types(node.outputs, infer_node_types(node))
 

@@ -7,7 +7,8 @@ cases/ holds cases separated by `// -----`; a case is
     <the exact IR text the pipeline must print>
 
 and may use `// CHECK-NOT: text` lines (text that must not appear in the
-output) instead of, or besides, an exact `// CHECK:` block. Every pass runs
+output) instead of, or besides, an exact `// CHECK:` block. Other `// `
+lines are notes for the reader. Every pass runs
 with the verifier after it. A tensor constant `@name` in a case stands for
 an array of zeros of the type its node declares.
 """
@@ -39,7 +40,7 @@ def _parse_case(text: str):
     run = re.search(r"^// RUN: (.+)$", text, re.MULTILINE)
     assert run, "a case needs a // RUN: line"
     forbidden = re.findall(r"^// CHECK-NOT: (.+)$", text, re.MULTILINE)
-    body = re.sub(r"^// (RUN|CHECK-NOT):.*\n?", "", text, flags=re.MULTILINE)
+    body = re.sub(r"^// (?!CHECK:).*\n?", "", text, flags=re.MULTILINE)  # RUN, CHECK-NOT and notes
     source, _, expected = body.partition("// CHECK:\n")
     assert expected or forbidden, "a case needs // CHECK: or // CHECK-NOT:"
     return run.group(1).strip(), source.strip() + "\n", expected.strip() + "\n" if expected else None, forbidden
