@@ -23,7 +23,7 @@ import numpy as np
 from ..attributes import TensorRef
 from ..graph import Block, Graph, Node, Value
 from ..ops import UNKNOWN, Group, constant_value, get_op
-from ..types import TensorType, type_of_value
+from ..types import TensorType
 from .manager import register_pass
 
 # Larger folded arrays stay computations: embedding them would bloat graphs and files.
@@ -43,6 +43,15 @@ def _input_values(node: Node) -> list | None:
     return values
 
 
+def _is_attribute_value(value) -> bool:
+    """True for what a scalar constant can hold in the text form: Python
+    scalars, None, strings, and tuples of those (not lists, NumPy scalars or
+    tuples holding arrays)."""
+    if isinstance(value, tuple):
+        return all(_is_attribute_value(item) for item in value)
+    return type(value) in (bool, int, float, str, type(None))
+
+
 def _replace_with_constant(node: Node, output: Value, result) -> bool:
     """Replace `output` by a constant holding `result` if it can be one."""
     graph = node.graph
@@ -52,11 +61,7 @@ def _replace_with_constant(node: Node, output: Value, result) -> bool:
                 return False
             constant = graph.tensor_constant(np.array(result), output.name or "c", node.source)
         else:
-            try:
-                type_of_value(result)
-            except TypeError:
-                return False
-            if isinstance(result, list):
+            if not _is_attribute_value(result):
                 return False
             constant = graph.constant(result, name=output.name, source=node.source)
     output.replace_all_uses_with(constant)

@@ -68,6 +68,8 @@ class GraphOptions:
     scalar_params: bool = True   # int, float and bool params besides tensors
     sources: bool = True         # random source locations on nodes
     tensor_returns_only: bool = False
+    foldable: bool = False       # favour constant operands and conditions, return more values
+    chains: bool = False         # favour the newest value as an operand, so ops form chains
 
 
 # -- shapes -----------------------------------------------------------------------------
@@ -198,13 +200,19 @@ class _GraphBuilder:
         return self.emit("prim::Constant", attributes={"value": value})[0]
 
     def numeric(self) -> Value | None:
-        """Any visible tensor or Python scalar."""
-        values = self.visible(_is_numeric)
-        return self.pick(values) if values else None
+        """Any visible tensor or Python scalar (with `foldable`, often a new
+        constant, so that ops on constants only arise)."""
+        if self.options.foldable and self.chance():
+            return self.constant(self.draw(_scalar_values())) if self.chance() else self.tensor_constant()
+        return self.pick_operand(self.visible(_is_numeric))
 
     def tensor(self, predicate=lambda type: True) -> Value | None:
-        values = self.visible(lambda v: _is_tensor(v) and predicate(v.type))
-        return self.pick(values) if values else None
+        return self.pick_operand(self.visible(lambda v: _is_tensor(v) and predicate(v.type)))
+
+    def pick_operand(self, values: list[Value]) -> Value | None:
+        if not values:
+            return None
+        return values[-1] if self.options.chains and self.chance() else self.pick(values)
 
     def partner(self, *shapes) -> Value | None:
         """A numeric operand that broadcasts with `shapes`: an existing
@@ -360,9 +368,11 @@ class _GraphBuilder:
     def add_creation(self) -> bool:
         sizes = []
         for _ in range(self.draw(st.integers(0, self.options.max_rank))):
-            x = self.tensor(lambda type: type.rank >= 1)
+            # The size becomes a symbol (`*`), which must not be 1 at run time: no dims of size 1.
+            x = self.tensor(lambda type: any(d != 1 for d in type.shape))
             if x is not None and self.chance():
-                sizes.append(self.emit("np::dim", [x], {"axis": self.draw(st.integers(0, x.type.rank - 1))})[0])
+                axes = [axis for axis, d in enumerate(x.type.shape) if d != 1]
+                sizes.append(self.emit("np::dim", [x], {"axis": self.pick(axes)})[0])
             else:
                 sizes.append(self.constant(self.draw(st.integers(1, 3))))
         dtype = self.pick(CAST_DTYPES)
@@ -413,12 +423,16 @@ class _GraphBuilder:
         if self.chance():
             self.constant(self.draw(_attribute_values()))
         else:
-            type = self.tensor_type(self.draw(st.integers(0, 2)))
-            shape = tuple(d if isinstance(d, int) else 2 for d in type.shape)
-            array = self.draw(hnp.arrays(type.dtype.numpy, shape, elements=_elements(type.dtype)))
-            value = self.graph.tensor_constant(array, self.pick(["c", "weight", "fc1.bias", "w-1"]))
-            self.scopes[-1].append(value)
+            self.tensor_constant()
         return True
+
+    def tensor_constant(self) -> Value:
+        type = self.tensor_type(self.draw(st.integers(0, 2)))
+        shape = tuple(d if isinstance(d, int) else 2 for d in type.shape)
+        array = self.draw(hnp.arrays(type.dtype.numpy, shape, elements=_elements(type.dtype)))
+        value = self.graph.tensor_constant(array, self.pick(["c", "weight", "fc1.bias", "w-1"]))
+        self.scopes[-1].append(value)
+        return value
 
     # -- lists and tuples ----------------------------------------------------------------------------
     def add_list(self) -> bool:
@@ -483,6 +497,8 @@ class _GraphBuilder:
     # -- control flow -------------------------------------------------------------------------------
     def condition(self) -> Value:
         """A bool: an existing one, a comparison, a new param or a constant."""
+        if self.options.foldable and self.chance():
+            return self.constant(self.chance())
         existing = self.visible(lambda v: v.type == BOOL)
         if existing and self.chance():
             return self.pick(existing)
@@ -549,8 +565,8 @@ class _GraphBuilder:
                 self.add_param(type)
         self.add_nodes(self.options.max_nodes)
         candidates = self.visible(_is_tensor if self.options.tensor_returns_only else lambda v: True)
-        recent = candidates[-4:]
-        returns = self.draw(st.lists(st.sampled_from(recent), min_size=1, max_size=2))
+        recent = candidates[-4:] if not self.options.foldable else candidates
+        returns = self.draw(st.lists(st.sampled_from(recent), min_size=1, max_size=2 + 2 * self.options.foldable))
         self.graph.block.set_returns(returns + self.draw(st.lists(st.sampled_from(candidates), max_size=1)))
         return self.graph
 
@@ -692,3 +708,29 @@ class _GraphComparison:
                 self.blocks(eb, ab, f"{here} block{number}")
             self.define(e.outputs, a.outputs, f"{here} outputs")
         self.uses(expected.returns, actual.returns, f"{where} returns")
+
+
+# -- loosened types ---------------------------------------------------------------------------
+def _looser_tensor_types(type: TensorType):
+    """Types that cover `type`: unknown dtype, unknown rank, symbolic dims."""
+    shapes = [None, tuple(ANY_DIM for _ in type.shape)]
+    return st.sampled_from([TensorType(dtype, shape) for dtype in (None, type.dtype) for shape in shapes]
+                           + [TensorType(None, type.shape)])
+
+
+@st.composite
+def loosened_types(draw, graph: Graph) -> Graph:
+    """A copy of `graph` in which some node outputs and block parameters of
+    tensor type are declared less precisely (`Tensor`, `Float(*, *)`), as in
+    a generic graph before `propagate_types`. The graph's own parameters and
+    tensor constants (whose arrays fix their types) keep their types. The
+    copy need not verify: some type rules refuse imprecise inputs (squeeze
+    without an axis needs to know which dims are 1)."""
+    loose = graph.copy()
+    for node in loose.walk():
+        values = [] if node.kind == "prim::Constant" else list(node.outputs)
+        values += [param for block in node.blocks for param in block.params]
+        for value in values:
+            if isinstance(value.type, TensorType) and value.type.is_specialised and draw(st.booleans()):
+                value.type = draw(_looser_tensor_types(value.type))
+    return loose

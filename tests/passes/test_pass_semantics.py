@@ -1,0 +1,136 @@
+"""Every registered pass preserves what a graph computes.
+
+For random valid graphs (tests/support/graphs.py) with random inputs, the
+reference interpreter runs the graph before and after each pass, on a copy;
+the results must agree (same types, dtypes, shapes and values), the graph
+after the pass must verify, and its declared types must hold at run time
+(`check_types=True`). The default pipeline is held to the same property.
+
+`propagate_types` has little to do on generated graphs, whose types already
+come from the op rules; it also runs on copies whose tensor types were
+loosened (`Tensor`, `Float(*, *)`), where it must find the original types
+again. A separate test checks that the passes do change many of the
+generated graphs, so that the property is not vacuous.
+"""
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+from hypothesis import HealthCheck, given, note, settings
+from hypothesis import strategies as st
+
+from jitc.ir.interpreter import run_graph
+from jitc.ir.passes import DEFAULT_ORDER, all_passes, optimize
+from jitc.ir.printer import print_graph
+from jitc.ir.verifier import verify
+from support.compare import assert_same
+from support.graphs import ELEMENTWISE_FAMILIES, GraphOptions, graph_inputs, graphs, loosened_types
+
+PASSES = {pass_.name: pass_ for pass_ in all_passes()}
+# Graphs with room for constants, folding chances, chains of ops and dead code, yet quick to generate.
+FOLDABLE = GraphOptions(max_nodes=12, foldable=True, chains=True)
+# Chains of elementwise ops with control flow around them, for passes that rewrite chains.
+CHAINS = GraphOptions(max_nodes=12, chains=True,
+                      families=ELEMENTWISE_FAMILIES | {"if", "loop", "reduction", "matmul", "constant"})
+pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")  # log of a negative, var of one
+
+
+def run(graph, args) -> tuple:
+    return run_graph(graph, *args, check_types=True)
+
+
+def apply(pass_name: str, graph, args, expected) -> bool:
+    """Run one pass on `graph` (in place) and check the property; returns
+    whether the pass changed the graph."""
+    before = print_graph(graph), set(graph.tensors)
+    changed = PASSES[pass_name].run(graph)
+    after = print_graph(verify(graph)), set(graph.tensors)
+    assert changed == (after != before), \
+        f"{pass_name} returned {changed}, but the graph {'did not change' if changed else 'changed'}"
+    assert_same(run(graph, args), expected, path=f"after {pass_name}")
+    return changed
+
+
+@st.composite
+def cases(draw):
+    graph = draw(graphs(draw(st.sampled_from([FOLDABLE, CHAINS]))))
+    note(print_graph(graph))  # shown with a falsifying example
+    return graph, draw(graph_inputs(graph))
+
+
+def chain(graph) -> list[str]:
+    """The registered passes in pipeline order (those the pipeline leaves out
+    last), as a pipeline would meet them: each runs on the previous one's output."""
+    return [name for name in DEFAULT_ORDER if name in PASSES] + [
+        name for name in PASSES if name not in DEFAULT_ORDER]
+
+
+@given(cases())
+def test_every_pass_preserves_results(case):
+    graph, args = case
+    expected = run(graph, args)
+    for name in PASSES:  # on the graph as generated
+        apply(name, graph.copy(), args, expected)
+    chained = graph.copy()
+    for name in chain(chained):  # on what the passes before it leave
+        apply(name, chained, args, expected)
+
+
+@given(cases())
+def test_the_default_pipeline_preserves_results(case):
+    graph, args = case
+    expected = run(graph, args)
+    optimized = graph.copy()
+    optimize(optimized, level=2, verify_each=True)
+    assert_same(run(optimized, args), expected, path="after the pipeline")
+
+
+@given(st.data())
+def test_propagate_types_recovers_loosened_types(data):
+    graph, args = data.draw(cases())
+    loose = data.draw(loosened_types(graph))
+    PASSES["propagate_types"].run(loose)
+    assert print_graph(verify(loose)) == print_graph(graph)
+    assert_same(run(loose, args), run(graph, args))
+
+
+def _control_flow(graph) -> int:
+    return sum(node.kind in ("prim::If", "prim::Loop") for node in graph.walk())
+
+
+def test_passes_change_many_generated_graphs():
+    """Over a fixed set of generated examples, every pass changes some graphs
+    (propagate_types those with loosened types), the pipeline a fair share,
+    and folding removes some prim::If and prim::Loop nodes: the properties
+    above are not vacuous."""
+    examples = 40
+    changed: Counter = Counter()
+
+    @settings(max_examples=examples, derandomize=True, database=None,
+              suppress_health_check=list(HealthCheck))
+    @given(st.data())
+    def sample(data):
+        graph, args = data.draw(cases())
+        expected = run(graph, args)
+        changed["examples"] += 1
+        changed["control flow"] += _control_flow(graph) > 0
+        loose = data.draw(loosened_types(graph))
+        changed["propagate_types (loosened)"] += apply("propagate_types", loose, args, expected)
+        chained = graph.copy()
+        for name in chain(chained):
+            before = _control_flow(chained)
+            changed[name] += apply(name, chained, args, expected)
+            if name == "fold_constants":
+                changed["control flow folded"] += _control_flow(chained) < before
+        changed["pipeline"] += optimize(graph.copy(), level=2, verify_each=True)
+
+    sample()
+    counts = f"changes over {changed['examples']} graphs: {dict(changed)}"
+    assert changed["examples"] >= examples // 2, counts
+    assert changed["control flow"] >= changed["examples"] // 4, counts
+    assert changed["control flow folded"] >= 1, counts
+    assert changed["pipeline"] >= changed["examples"] // 2, counts
+    for name in [*PASSES, "propagate_types (loosened)"]:
+        if name != "propagate_types":  # generated types are exact: only loosened ones give it work
+            assert changed[name] >= 1, f"{name} changed no graph; {counts}"
