@@ -25,6 +25,11 @@ class UnsupportedOpError(Exception):
         super().__init__(f"{kind}: {reason}" if reason else kind)
 
 
+class NativeCallError(Exception):
+    """Raised by a backend's native entry with (error code, error args...);
+    the executable's `error(code, *args)` builds the Python exception it means."""
+
+
 class Executable(Protocol):
     def __call__(self, *args: Any) -> tuple: ...
 
@@ -56,4 +61,4 @@ def get_backend(name: str | None = None) -> Backend:
     return importlib.import_module(_BACKENDS[backend_name(name)]).BACKEND
 
 
-__all__ = ["UnsupportedOpError", "Executable", "Backend", "backend_name", "get_backend", "DEFAULT_BACKEND"]
+__all__ = ["NativeCallError", "UnsupportedOpError", "Executable", "Backend", "backend_name", "get_backend", "DEFAULT_BACKEND"]

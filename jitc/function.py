@@ -17,7 +17,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from .backends import UnsupportedOpError, backend_name, get_backend
+from .backends import NativeCallError, UnsupportedOpError, backend_name, get_backend
 from .errors import CompileWarning
 from .ir.code import graph_to_code
 from .ir.errors import IRTypeError
@@ -52,6 +52,9 @@ class CompiledFunction:
         self.optimization_level = optimization_level
         self.output_arity = output_arity
         self._specializations: dict[tuple[Type, ...], Specialization] = {}
+        # The native entry of the version that ran last: it checks the arguments itself
+        # and declines (NotImplemented) those it was not compiled for.
+        self._fast = self._fast_owner = None
 
     # -- what subclasses provide -----------------------------------------------
     def generic_graph(self, types: tuple[Type, ...]) -> Graph:
@@ -77,8 +80,18 @@ class CompiledFunction:
         return list(bound.arguments.values())
 
     def __call__(self, *args, **kwargs):
+        fast = self._fast
+        if fast is not None and not kwargs:
+            try:
+                results = fast(*args)
+            except NativeCallError as error:
+                raise self._fast_owner.error(*error.args) from None
+            if results is not NotImplemented:
+                return results[0] if self.output_arity is None else results
         values = self.bind(args, kwargs)
         specialization = self.specialization_for(values)
+        self._fast_owner = specialization.run
+        self._fast = getattr(specialization.run, "fast", None)
         return self.pack(specialization.run(*values))
 
     def pack(self, outputs: tuple) -> Any:

@@ -74,8 +74,12 @@ def full(cg, node, inputs):
 
 @lowers("np::astype")
 def astype(cg, node, inputs):
-    x = inputs[0]
-    out = cg.em.allocate(node.output.type.dtype, x.shape)
+    x, dtype = inputs[0], node.output.type.dtype
+    if not isinstance(x, NativeTensor):  # np.float32(f) of a Python scalar
+        out = cg.em.allocate(dtype, [])
+        cg.em.store(dtype, cg.em.cast(x, SCALAR_DTYPES[node.inputs[0].type], dtype), out.data)
+        return [out]
+    out = cg.em.allocate(dtype, x.shape)
     cg.em.copy_into(x, out)
     return [out]
 

@@ -34,7 +34,7 @@ def _jit():
 
 @dataclass
 class CompiledModule:
-    address: int
+    addresses: dict[str, int]
     llvm_ir: str   # after optimisation
 
     @property
@@ -45,8 +45,8 @@ class CompiledModule:
             return machine.emit_assembly(llvm.parse_assembly(self.llvm_ir))
 
 
-def compile_module(module: ir.Module, entry: str) -> CompiledModule:
-    """Verify, optimise (O3, host CPU), load into the JIT; the address of `entry`."""
+def compile_module(module: ir.Module, entries: list[str]) -> CompiledModule:
+    """Verify, optimise (O3, host CPU), load into the JIT; the addresses of `entries`."""
     with _lock:
         machine, engine = _jit()
         parsed = llvm.parse_assembly(str(module))
@@ -59,4 +59,4 @@ def compile_module(module: ir.Module, entry: str) -> CompiledModule:
         text = str(parsed)
         engine.add_module(parsed)
         engine.finalize_object()
-        return CompiledModule(engine.get_function_address(entry), text)
+        return CompiledModule({name: engine.get_function_address(name) for name in entries}, text)

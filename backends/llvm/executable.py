@@ -14,6 +14,7 @@ from typing import Sequence
 import numpy as np
 
 from ...ir.types import BOOL, FLOAT, INT, NONE, ListType, TensorType, TupleType, Type
+from .capi import NativeCallError, builtin_function
 from .layout import slot_count
 from .runtime import CONTEXT_SLOTS, ERROR_ARG_OFFSET, ERROR_ARGS
 
@@ -40,17 +41,21 @@ class _MallocBuffer:
 class NativeExecutable:
     """A compiled specialisation; callable like the backend contract says."""
 
-    def __init__(self, compiled, graph, constants: Sequence[np.ndarray], errors):
+    def __init__(self, compiled, graph, constants: Sequence[np.ndarray], constant_pointers: np.ndarray, errors,
+                 entries: list[str]):
         self._compiled = compiled
-        self._entry = _ENTRY_TYPE(compiled.address)
+        self._entry = _ENTRY_TYPE(compiled.addresses[entries[0]])
         self._param_types = [p.type for p in graph.params]
         self._result_types = [v.type for v in graph.returns]
         self._param_names = [p.name for p in graph.params]
         self._arg_slots = sum(slot_count(t) for t in self._param_types)
         self._result_slots = sum(slot_count(t) for t in self._result_types)
         self._constants = list(constants)  # kept alive: native code reads them
-        self._constant_pointers = np.array([c.ctypes.data for c in constants] or [0], dtype=np.int64)
+        self._constant_pointers = constant_pointers
         self._errors = list(errors.entries)
+        self.fast = None
+        if len(entries) > 1:
+            self.fast, self._method_definition = builtin_function(graph.name, compiled.addresses[entries[1]])
 
     @property
     def llvm_ir(self) -> str:
@@ -61,6 +66,13 @@ class NativeExecutable:
         return self._compiled.asm
 
     def __call__(self, *args) -> tuple:
+        if self.fast is not None:
+            try:
+                results = self.fast(*args)
+            except NativeCallError as error:
+                raise self.error(*error.args) from None
+            if results is not NotImplemented:
+                return results
         if len(args) != len(self._param_types):
             raise TypeError(f"expected {len(self._param_types)} arguments, got {len(args)}")
         slots, keep_alive = [], []
@@ -77,8 +89,11 @@ class NativeExecutable:
         return tuple(_unpack(values, type) for type in self._result_types)
 
     def _error(self, code: int, context: np.ndarray) -> Exception:
+        return self.error(code, *context[ERROR_ARG_OFFSET:ERROR_ARG_OFFSET + ERROR_ARGS].tolist())
+
+    def error(self, code: int, *args) -> Exception:
+        """The Python exception for error `code` of this module (see emitter.ErrorTable)."""
         exception, message = self._errors[code - 1]
-        args = context[ERROR_ARG_OFFSET:ERROR_ARG_OFFSET + ERROR_ARGS].tolist()
         return getattr(builtins, exception)(message.format(*args))
 
 
