@@ -12,8 +12,7 @@ import llvmlite.binding as llvm
 import numpy as np
 
 # symbol jitc code calls -> candidates in the library, first found wins
-_GEMM = {"jitc_sgemm": ("scipy_cblas_sgemm64_", "cblas_sgemm64_"),
-         "jitc_dgemm": ("scipy_cblas_dgemm64_", "cblas_dgemm64_")}
+_GEMM = {f"jitc_{t}{op}": (f"scipy_cblas_{t}{op}64_", f"cblas_{t}{op}64_") for t in "sd" for op in ("gemm", "gemv")}
 
 
 def _library_paths() -> list[str]:

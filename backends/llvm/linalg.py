@@ -125,17 +125,36 @@ def _blas_operand(em, t: NativeTensor):
     return flag, b.load(ld), b.load(data)
 
 
+def _blas_function(cg, kind: str, dtype: DType, arguments: list) -> ir.Function:
+    """jitc_sgemm/jitc_dgemm/jitc_sgemv/jitc_dgemv, declared once per module."""
+    name = f"jitc_{'s' if dtype == DType.FLOAT32 else 'd'}{kind}"
+    return cg.module.globals.get(name) or ir.Function(cg.module, ir.FunctionType(VOID, arguments), name)
+
+
 def _gemm(cg, x: NativeTensor, y: NativeTensor, out: NativeTensor) -> None:
-    """out = x @ y through cblas ?gemm (out is a fresh C-contiguous matrix)."""
+    """out = x @ y through cblas (out is a fresh C-contiguous matrix): gemv
+    when x is a single row (as NumPy does; gemm is several times slower
+    there), gemm otherwise."""
     em, b = cg.em, cg.builder
     element = storage_type(out.dtype)
     pointer = element.as_pointer()
-    name = "jitc_sgemm" if out.dtype == DType.FLOAT32 else "jitc_dgemm"
-    function = cg.module.globals.get(name) or ir.Function(cg.module, ir.FunctionType(
-        VOID, [I32, I32, I32, I64, I64, I64, element, pointer, I64, pointer, I64, element, pointer, I64]), name)
+    one, zero = ir.Constant(element, 1.0), ir.Constant(element, 0.0)
     n, k, m = x.shape[0], x.shape[1], y.shape[1]
     x_flag, x_ld, x_data = _blas_operand(em, x)
     y_flag, y_ld, y_data = _blas_operand(em, y)
-    out_ld = b.select(b.icmp_signed("<=", m, const(1)), const(1), m)
-    b.call(function, [ir.Constant(I32, _ROW_MAJOR), x_flag, y_flag, n, m, k, ir.Constant(element, 1.0), x_data, x_ld,
-                      y_data, y_ld, ir.Constant(element, 0.0), out.data, out_ld])
+    row = b.and_(b.icmp_signed("==", n, const(1)), b.icmp_signed(">", k, const(0)))
+    with b.if_else(row) as (vector, matrix):
+        with vector:  # out[0] = y^T x[0]
+            gemv = _blas_function(cg, "gemv", out.dtype, [I32, I32, I64, I64, element, pointer, I64, pointer, I64,
+                                                           element, pointer, I64])
+            straight = b.icmp_signed("==", y_flag, ir.Constant(I32, _NO_TRANS))
+            flag = b.select(straight, ir.Constant(I32, _TRANS), ir.Constant(I32, _NO_TRANS))
+            x_step = b.select(b.icmp_signed("==", x_flag, ir.Constant(I32, _NO_TRANS)), const(1), x_ld)
+            b.call(gemv, [ir.Constant(I32, _ROW_MAJOR), flag, b.select(straight, k, m), b.select(straight, m, k), one,
+                          y_data, y_ld, x_data, x_step, zero, out.data, const(1)])
+        with matrix:
+            gemm = _blas_function(cg, "gemm", out.dtype, [I32, I32, I32, I64, I64, I64, element, pointer, I64,
+                                                           pointer, I64, element, pointer, I64])
+            out_ld = b.select(b.icmp_signed("<=", m, const(1)), const(1), m)
+            b.call(gemm, [ir.Constant(I32, _ROW_MAJOR), x_flag, y_flag, n, m, k, one, x_data, x_ld, y_data, y_ld,
+                          zero, out.data, out_ld])
