@@ -21,6 +21,7 @@ from .elementwise import lower_elementwise, lower_fusion_group
 from .emitter import ErrorTable, FunctionEmitter, const
 from .layout import I1, I8P, I32, I64, I64P, NativeList, NativeTensor, flatten, slot_count, unflatten
 from .prim_ops import list_element
+from .rows import is_row_group, lower_row_group
 from .runtime import libc
 
 ENTRY = "jitc_entry"
@@ -88,6 +89,8 @@ class GraphCodegen:
         if node.kind == "prim::Loop":
             return self.lower_loop(node, inputs, env)
         if node.kind == "prim::FusionGroup":
+            if is_row_group(node):
+                return lower_row_group(self, node, inputs)
             return lower_fusion_group(self, node, inputs)
         from .lowerings import NODE_LOWERINGS
         lowering = NODE_LOWERINGS.get(node.kind)

@@ -35,8 +35,9 @@ def _is_scalar_constant(node: Node | None) -> bool:
     return node is not None and node.kind == "prim::Constant" and isinstance(node.output.type, ScalarType)
 
 
-def _grow(root: Node) -> list[Node]:
-    """The nodes of the group ending at `root`, in block order."""
+def grow_group(root: Node, fusible=is_fusible) -> list[Node]:
+    """The nodes of the group ending at `root`, in block order: producers
+    join while `fusible` and while every use of their value is in the group."""
     members = {root}
     changed = True
     while changed:
@@ -45,7 +46,7 @@ def _grow(root: Node) -> list[Node]:
             for value in member.inputs:
                 producer = value.producer
                 if (producer is None or producer in members or producer.block is not root.block
-                        or not is_fusible(producer)):
+                        or not fusible(producer)):
                     continue
                 if all(user in members for user, _ in value.uses):
                     members.add(producer)
@@ -54,7 +55,8 @@ def _grow(root: Node) -> list[Node]:
     return sorted(members, key=order.__getitem__)
 
 
-def _make_group(graph: Graph, members: list[Node]) -> Node:
+def make_group(graph: Graph, members: list[Node]) -> Node:
+    """Replace `members` (ending with the one whose value leaves) by a closed prim::FusionGroup."""
     root = members[-1]
     inside = {v for node in members for v in node.outputs}
     inputs = []
@@ -87,9 +89,9 @@ def _fuse_block(graph: Graph, block: Block) -> bool:
                 changed |= _fuse_block(graph, inner)
         if node.block is not block or not is_fusible(node):
             continue  # already taken into a group, or not elementwise
-        members = _grow(node)
+        members = grow_group(node)
         if len(members) > 1:
-            _make_group(graph, members)
+            make_group(graph, members)
             changed = True
     return changed
 

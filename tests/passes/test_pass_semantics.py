@@ -32,7 +32,7 @@ PASSES = {pass_.name: pass_ for pass_ in all_passes()}
 FOLDABLE = GraphOptions(max_nodes=12, foldable=True, chains=True)
 # Chains of elementwise ops with control flow around them, for passes that rewrite chains.
 CHAINS = GraphOptions(max_nodes=12, chains=True,
-                      families=ELEMENTWISE_FAMILIES | {"if", "loop", "reduction", "matmul", "constant"})
+                      families=ELEMENTWISE_FAMILIES | {"if", "loop", "reduction", "row", "matmul", "constant"})
 pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")  # log of a negative, var of one
 
 

@@ -31,7 +31,7 @@ from hypothesis.extra import numpy as hnp
 
 from jitc.ir.errors import IRTypeError
 from jitc.ir.graph import Block, Graph, SourceLocation, Value
-from jitc.ir.ops import Group, OpDef, all_ops, constant_value, create_op
+from jitc.ir.ops import Group, OpDef, all_ops, constant_value, create_op, get_op
 from jitc.ir.types import (ANY_DIM, BOOL, FLOAT, INT, DType, ListType, ScalarType, TensorType, TupleType,
                            Type)
 
@@ -40,7 +40,7 @@ INT_RANGE = 3        # Python int inputs lie in [-INT_RANGE, INT_RANGE]
 FLOAT_RANGE = 2.0    # float inputs lie in [-FLOAT_RANGE, FLOAT_RANGE]
 CAST_DTYPES = (DType.FLOAT32, DType.FLOAT64, DType.INT32, DType.INT64, DType.BOOL)
 
-FAMILIES = ("unary", "binary", "ternary", "reduction", "shape", "index", "matmul", "creation", "cast",
+FAMILIES = ("unary", "binary", "ternary", "reduction", "row", "shape", "index", "matmul", "creation", "cast",
             "query", "scalar", "list", "tuple", "constant", "if", "loop")
 ELEMENTWISE_FAMILIES = frozenset({"unary", "binary", "ternary"})
 
@@ -289,6 +289,19 @@ class _GraphBuilder:
         op, attributes = self.pick(candidates)
         self.emit(op.name, [x], attributes)
         return True
+
+    def add_row(self) -> bool:
+        """A last-axis reduction kept as size 1, combined with its input: x - max(x), x / sum(x)..."""
+        x = self.tensor()
+        if x is None or not x.type.rank:
+            return False
+        attributes = {"axis": -1, "keepdims": True}
+        candidates = [op for op in (get_op(f"np::{name}") for name in ("sum", "mean", "max", "min"))
+                      if rule_accepts(op, [x], attributes)]
+        if not candidates:
+            return False
+        reduced = self.emit(self.pick(candidates).name, [x], attributes)[0]
+        return self.add_elementwise(Group.BINARY, self.draw(st.permutations([x, reduced])))
 
     def add_shape(self) -> bool:
         x = self.tensor()

@@ -1,0 +1,159 @@
+"""Row groups: a prim::FusionGroup holding last-axis reductions runs as one
+loop over rows; inside a row, elementwise ops are loops over the row (kept
+lazy and computed where they are used, unless used twice: then they are
+computed once into a row-sized scratch buffer that stays in cache) and
+reductions are loops that leave one value per row."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+from llvmlite import ir
+
+from ...ir.ops import get_op
+from ...ir.types import DType, TensorType
+from .elementwise import broadcast, element_dtypes, element_function
+from .emitter import const
+from .layout import F64, NativeTensor, flatten, register_type, slot_count, unflatten
+from .prim_ops import python_constant
+from .scalar_ops import Scalar
+
+
+@dataclass
+class RowVector:
+    """A value with one element per position j of the row."""
+
+    dtype: DType
+    element: Callable[[ir.Value], ir.Value]
+
+
+def is_row_group(node) -> bool:
+    return any(get_op(inner.kind).group.name == "REDUCTION" for inner in node.blocks[0].nodes)
+
+
+def lower_row_group(cg, node, inputs: list) -> list:
+    """The row loop, when every input that may be a vector has the full row
+    length; otherwise (an input broadcast along the last axis at run time,
+    where a reduction would count its element N times) the group's ops one
+    by one, as if unfused."""
+    em, b = cg.em, cg.builder
+    tensors = [v for v in inputs if isinstance(v, NativeTensor)]
+    shape, strides = broadcast(em, tensors, node.output.type.rank)
+    full_rows = ir.Constant(ir.IntType(1), 1)
+    for value, param in zip(inputs, node.blocks[0].params):
+        if isinstance(value, NativeTensor) and _is_vector(param.type):
+            full_rows = b.and_(full_rows, b.icmp_signed("==", value.shape[-1], shape[-1]))
+    slots = em.stack_slots(slot_count(node.output.type), "row_group")
+    with b.if_else(full_rows) as (rowwise, unfused):
+        with rowwise:
+            result = _row_loop(cg, node, inputs, shape, strides)
+            em.store_slots(flatten(b, result, node.output.type), slots)
+        with unfused:
+            env = dict(zip(node.blocks[0].params, inputs))
+            result = cg.lower_block(node.blocks[0], env)[0]
+            em.store_slots(flatten(b, result, node.output.type), slots)
+    return [unflatten(b, em.load_slots(slots, slot_count(node.output.type)), node.output.type)]
+
+
+def _row_loop(cg, node, inputs: list, shape: list, strides: list) -> NativeTensor:
+    em, b = cg.em, cg.builder
+    body = node.blocks[0]
+    out_type: TensorType = node.output.type
+    rows, length = shape[:-1], shape[-1]
+    out_length = const(1) if out_type.shape[-1] == 1 else length
+    out = em.allocate(out_type.dtype, [*rows, out_length])
+    uses = {value: len(value.uses) for inner in body.nodes for value in inner.outputs}
+    scratch = {}
+    for inner in body.nodes:  # row buffers for vector values used more than once
+        if _is_vector(inner.output.type) and uses[inner.output] > 1 and inner.kind != "prim::Constant":
+            scratch[inner.output] = em.allocate(inner.output.type.dtype, [length])
+    tensor_strides = iter(strides)
+    with em.loop_nest(rows, "row") as row:
+        env = {}
+        for param, value in zip(body.params, inputs):
+            if isinstance(value, NativeTensor):
+                row_strides = next(tensor_strides)
+                start = em.element_pointer(NativeTensor(value.dtype, value.data, shape, row_strides), [*row, const(0)])
+                env[param] = _row_of(em, value.dtype, start, row_strides[-1], param.type)
+            else:
+                env[param] = value
+        for inner in body.nodes:
+            env[inner.output] = _lower_in_row(cg, inner, env, length, scratch.get(inner.output))
+        result = env[body.returns[0]]
+        target = em.element_pointer(out, [*row, const(0)])
+        if isinstance(result, RowVector):
+            with em.for_range(length, "out") as j:
+                em.store(out.dtype, result.element(j), b.gep(target, [j]))
+        else:
+            em.store(out.dtype, result, target)
+    return out
+
+
+def _is_vector(type) -> bool:
+    return isinstance(type, TensorType) and type.shape[-1] != 1
+
+
+def _row_of(em, dtype: DType, start, stride, type):
+    """An input's row: one element (a dim of 1, static) or a strided vector."""
+    if not _is_vector(type):
+        return em.load(dtype, start)
+    return RowVector(dtype, lambda j: em.load(dtype, em.builder.gep(start, [em.builder.mul(j, stride)])))
+
+
+def _lower_in_row(cg, node, env, length, buffer):
+    em, b = cg.em, cg.builder
+    if node.kind == "prim::Constant":
+        return python_constant(node.attributes["value"], node.output.type)
+    operands = [env[v] for v in node.inputs]
+    if get_op(node.kind).group.name == "REDUCTION":
+        return _reduce_row(cg, node, operands[0], length)
+    compute = element_function(em, node.kind, [v.type for v in node.inputs], node.output.type)
+    dtype = element_dtypes([node.output.type])[0]
+    if not any(isinstance(v, RowVector) for v in operands):
+        return compute(operands)
+    value = RowVector(dtype, lambda j: compute([v.element(j) if isinstance(v, RowVector) else v for v in operands]))
+    if buffer is None:
+        return value
+    with em.for_range(length, "fill") as j:
+        em.store(dtype, value.element(j), b.gep(buffer.data, [j]))
+    return RowVector(dtype, lambda j: em.load(dtype, b.gep(buffer.data, [j])))
+
+
+_FAST = ("reassoc", "nsz")  # reductions may be reordered: that is what lets LLVM vectorise them
+
+
+def _reduce_row(cg, node, vector: RowVector, length):
+    """sum/mean (float64 accumulator for floats) and max/min (NaN-propagating) over the row."""
+    em, b = cg.em, cg.builder
+    kind, out_dtype = node.kind, node.output.type.dtype
+    if not isinstance(vector, RowVector):  # its last axis has size 1: the reduction is the element
+        return em.cast(vector, element_dtypes([node.inputs[0].type])[0], out_dtype)
+    source = vector.dtype
+    if kind in ("np::max", "np::min"):
+        em.raise_if(b.icmp_signed("==", length, const(0)), "ValueError",
+                    f"zero-size array to reduction operation {'maximum' if kind == 'np::max' else 'minimum'} "
+                    "which has no identity")
+        accumulator = em.alloca_builder.alloca(register_type(source))
+        b.store(vector.element(const(0)), accumulator)
+        scalar = Scalar(em, source, source, python=False)
+        with em.for_range(length, "reduce") as j:
+            current, value = b.load(accumulator), vector.element(j)
+            if source.is_float:
+                combined = scalar.intrinsic("maximum" if kind == "np::max" else "minimum", current, value)
+            else:
+                compare = b.icmp_unsigned if source == DType.BOOL else b.icmp_signed
+                combined = b.select(compare(">" if kind == "np::max" else "<", value, current), value, current)
+            b.store(combined, accumulator)
+        return em.cast(b.load(accumulator), source, out_dtype)
+    accumulate = DType.FLOAT64 if out_dtype.is_float else out_dtype
+    accumulator = em.alloca_builder.alloca(register_type(accumulate))
+    b.store(ir.Constant(register_type(accumulate), 0.0 if accumulate.is_float else 0), accumulator)
+    with em.for_range(length, "reduce") as j:
+        value = em.cast(vector.element(j), source, accumulate)
+        current = b.load(accumulator)
+        b.store(b.fadd(current, value, flags=_FAST) if accumulate.is_float else b.add(current, value), accumulator)
+    total = b.load(accumulator)
+    if kind == "np::mean":
+        total = b.fdiv(em.cast(total, accumulate, DType.FLOAT64), b.sitofp(length, F64))
+        accumulate = DType.FLOAT64
+    return em.cast(total, accumulate, out_dtype)

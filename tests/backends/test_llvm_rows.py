@@ -1,0 +1,99 @@
+"""Row groups (fuse_rows + backends/llvm/rows.py): last-axis reductions fused
+with the elementwise ops around them, compared with NumPy eager and the
+interpreter, including the inputs that must leave the row path."""
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import jitc
+from jitc.ir.interpreter import run_graph
+from support.compare import assert_same
+
+
+def softmax(x):
+    e = np.exp(x - np.max(x, axis=-1, keepdims=True))
+    return e / np.sum(e, axis=-1, keepdims=True)
+
+
+def layer_norm(x, gamma, beta):
+    mean = np.mean(x, axis=-1, keepdims=True)
+    centered = x - mean
+    variance = np.mean(centered * centered, axis=-1, keepdims=True)
+    return centered / np.sqrt(variance + 1e-5) * gamma + beta
+
+
+def logsumexp(x):
+    m = np.max(x, axis=-1, keepdims=True)
+    return np.log(np.sum(np.exp(x - m), axis=-1, keepdims=True)) + m
+
+
+def check(function, *args, rtol=None):
+    compiled = jitc.script(function)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", jitc.CompileWarning)
+        actual = compiled(*args)
+    expected = function(*args)
+    assert_same(actual, expected, rtol=rtol)
+    assert_same(compiled.pack(run_graph(compiled.graph_for(*args), *args)), expected, rtol=rtol)
+    return compiled
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_each_pattern_is_one_row_group(dtype):
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((6, 33)).astype(dtype)
+    gamma, beta = rng.random(33).astype(dtype), rng.random(33).astype(dtype)
+    for function, args in ((softmax, (x,)), (layer_norm, (x, gamma, beta)), (logsumexp, (x,))):
+        compiled = check(function, *args, rtol=2e-5 if dtype == np.float32 else 1e-12)
+        graph = str(compiled.graph_for(*args))
+        assert graph.count("prim::FusionGroup") == 1 and "keepdims=True" in graph
+
+
+@settings(max_examples=25, deadline=None)
+@given(rows=st.integers(0, 5), length=st.integers(1, 40), leading=st.integers(1, 3),
+       layout=st.sampled_from(["contiguous", "transposed", "reversed"]),
+       scale=st.sampled_from([1e-3, 1.0, 50.0]))
+def test_layouts_sizes_and_values(rows, length, leading, layout, scale):
+    rng = np.random.default_rng(rows * 1000 + length)
+    x = rng.standard_normal((leading, rows, length)) * scale
+    if layout == "transposed":
+        x = np.ascontiguousarray(np.swapaxes(x, 1, 2)).swapaxes(1, 2)
+    elif layout == "reversed":
+        x = x[:, ::-1, ::-1]
+    check(softmax, x)
+    check(logsumexp, x)
+
+
+def test_an_input_broadcast_along_the_row_leaves_the_row_path():
+    # x has one column at run time: its mean is itself, not the mean of gamma's length copies
+    rng = np.random.default_rng(1)
+    x, gamma, beta = rng.standard_normal((4, 1)), rng.random(7), rng.random(7)
+    compiled = check(layer_norm, rng.standard_normal((4, 7)), gamma, beta)
+    assert_same(compiled(x, gamma, beta), layer_norm(x, gamma, beta))
+
+    def scaled_sum(x, w):
+        return np.sum(x * w, axis=-1, keepdims=True) + x
+
+    check(scaled_sum, rng.standard_normal((3, 5)), rng.standard_normal(5))
+    check(scaled_sum, rng.standard_normal((3, 5)), rng.standard_normal((3, 1)))
+
+
+def test_nan_and_inf_propagate_like_numpy():
+    x = np.array([[1.0, np.nan, 2.0], [np.inf, 1.0, 0.0], [-np.inf, -np.inf, 1.0]])
+    with np.errstate(all="ignore"):
+        check(softmax, x)
+        check(logsumexp, x)
+
+
+def test_max_over_empty_rows_raises_like_numpy():
+    compiled = jitc.script(softmax)
+    x = np.zeros((3, 0))
+    with pytest.raises(ValueError, match="zero-size array to reduction operation maximum"):
+        softmax(x)
+    with pytest.raises(ValueError, match="zero-size array to reduction operation maximum"):
+        compiled(x)
