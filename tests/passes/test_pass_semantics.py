@@ -25,14 +25,14 @@ from jitc.ir.passes import DEFAULT_ORDER, all_passes, optimize
 from jitc.ir.printer import print_graph
 from jitc.ir.verifier import verify
 from support.compare import assert_same
-from support.graphs import ELEMENTWISE_FAMILIES, GraphOptions, graph_inputs, graphs, loosened_types
+from support.graphs import ELEMENTWISE_FAMILIES, PASS_FAMILIES, GraphOptions, graph_inputs, graphs, loosened_types
 
 PASSES = {pass_.name: pass_ for pass_ in all_passes()}
 # Graphs with room for constants, folding chances, chains of ops and dead code, yet quick to generate.
 FOLDABLE = GraphOptions(max_nodes=12, foldable=True, chains=True)
 # Chains of elementwise ops with control flow around them, for passes that rewrite chains.
 CHAINS = GraphOptions(max_nodes=12, chains=True,
-                      families=ELEMENTWISE_FAMILIES | {"if", "loop", "reduction", "row", "matmul", "constant"})
+                      families=ELEMENTWISE_FAMILIES | PASS_FAMILIES | {"if", "loop", "reduction", "row", "matmul", "constant"})
 pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")  # log of a negative, var of one
 
 

@@ -43,6 +43,8 @@ CAST_DTYPES = (DType.FLOAT32, DType.FLOAT64, DType.INT32, DType.INT64, DType.BOO
 FAMILIES = ("unary", "binary", "ternary", "reduction", "row", "shape", "index", "matmul", "creation", "cast",
             "query", "scalar", "list", "tuple", "constant", "if", "loop")
 ELEMENTWISE_FAMILIES = frozenset({"unary", "binary", "ternary"})
+# Families only pass tests ask for: patterns that particular passes rewrite.
+PASS_FAMILIES = frozenset({"peephole"})
 
 # Ops that raise or change type on some values when all operands are Python
 # scalars (1 // 0, 2 ** -1), or when all are integral (NumPy: int ** -1 raises,
@@ -302,6 +304,40 @@ class _GraphBuilder:
             return False
         reduced = self.emit(self.pick(candidates).name, [x], attributes)[0]
         return self.add_elementwise(Group.BINARY, self.draw(st.permutations([x, reduced])))
+
+    def add_peephole(self) -> bool:
+        """A pattern `canonicalize` rewrites, or one it must leave: x * 1,
+        x + 0, x - 0, x ** 2, x / 2**k, -(-x), two transposes, two reshapes."""
+        x = self.tensor()
+        if x is None:
+            return False
+        pattern = self.pick(["multiply", "add", "subtract", "power", "divide", "negative", "transpose", "reshape"])
+        if pattern in ("multiply", "add", "subtract", "power", "divide"):
+            value = self.pick({"multiply": (1, 1.0, True), "add": (0, 0.0, -0.0, False),
+                               "subtract": (0, 0.0, -0.0), "power": (2, 2.0),
+                               "divide": (2, 0.5, -4.0, 3.0)}[pattern])
+            operands = [x, self.constant(value)]
+            if pattern in ("multiply", "add"):
+                operands = self.draw(st.permutations(operands))
+            return self.emit_if_defined(f"np::{pattern}", operands)
+        if pattern == "negative":
+            return self.emit_if_defined("np::negative", [x]) and self.emit_if_defined(
+                "np::negative", [self.scopes[-1][-1]])
+        for step in range(2):
+            x = self.scopes[-1][-1] if step else x  # the second applies to the first's result
+            if pattern == "transpose":
+                axes = None if self.chance() else tuple(self.draw(st.permutations(range(x.type.rank))))
+                self.emit("np::transpose", [x], {"axes": axes})
+            else:
+                self.emit("np::reshape", [x, *self.int_constants(self.reshape_target(x.type.shape))])
+        return True
+
+    def emit_if_defined(self, kind: str, operands) -> bool:
+        op = get_op(kind)
+        if not _defined_for_all_values(op, [v.type for v in operands]) or not rule_accepts(op, operands):
+            return False
+        self.emit(kind, operands)
+        return True
 
     def add_shape(self) -> bool:
         x = self.tensor()
