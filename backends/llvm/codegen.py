@@ -162,7 +162,7 @@ class GraphCodegen:
     def tensor_constant(self, key: str, array, type: TensorType) -> NativeTensor:
         """A read-only array the executable keeps alive and passes in by pointer."""
         if key not in self._constant_index:
-            array = np.ascontiguousarray(array, dtype=type.dtype.numpy)
+            array = np.asarray(array, dtype=type.dtype.numpy, order="C")  # ascontiguousarray makes 0-d 1-d
             array.setflags(write=False)
             self._constant_index[key] = len(self.constants)
             self.constants.append(array)

@@ -107,7 +107,10 @@ def element_function(em: FunctionEmitter, kind: str, input_types: Sequence[Type]
 
     def compute(values: list) -> ir.Value:
         cast = [em.cast(v, d, to) for v, d, to in zip(values, sources, in_dtypes)]
-        return em.cast(lowering(context, *cast), result_dtype, target)
+        result = lowering(context, *cast)
+        if result_dtype == DType.FLOAT16:
+            result = em.round_half(result)
+        return em.cast(result, result_dtype, target)
     return compute
 
 

@@ -9,7 +9,7 @@ from typing import Sequence
 from llvmlite import ir
 
 from ...ir.types import DType
-from .layout import F32, F64, I1, I8, I8P, I64, I64P, NativeTensor, register_type, storage_type
+from .layout import F16, F32, F64, I1, I8, I8P, I64, I64P, NativeTensor, register_type, storage_type
 from .runtime import ERROR_ARG_OFFSET, ERROR_ARGS, emit_runtime
 
 
@@ -112,6 +112,19 @@ class FunctionEmitter:
             self.fail(self.errors.memory, [nbytes])
         return pointer
 
+    def checked_size(self, factors: Sequence[ir.Value]) -> ir.Value:
+        """The product of non-negative sizes, raising NumPy's ValueError where it overflows."""
+        b = self.builder
+        multiply = self.module.globals.get("llvm.smul.with.overflow.i64") or ir.Function(
+            self.module, ir.FunctionType(ir.LiteralStructType([I64, I1]), [I64, I64]), "llvm.smul.with.overflow.i64")
+        result, overflow = const(1), ir.Constant(I1, 0)
+        for factor in factors:
+            pair = b.call(multiply, [result, factor])
+            result, overflow = b.extract_value(pair, 0), b.or_(overflow, b.extract_value(pair, 1))
+        self.raise_if(overflow, "ValueError", "array is too big; `arr.size * arr.dtype.itemsize` is larger than "
+                                              "the maximum possible size.")
+        return result
+
     def product(self, values: Sequence[ir.Value]) -> ir.Value:
         result = const(1)
         for value in values:
@@ -121,7 +134,7 @@ class FunctionEmitter:
     def allocate(self, dtype: DType, shape: Sequence[ir.Value]) -> NativeTensor:
         """A fresh C-contiguous tensor in the arena."""
         shape = list(shape)
-        nbytes = self.builder.mul(self.product(shape), const(dtype.itemsize))
+        nbytes = self.checked_size([*shape, const(dtype.itemsize)])
         data = self.builder.bitcast(self.allocate_bytes(nbytes), storage_type(dtype).as_pointer())
         return NativeTensor(dtype, data, shape, self.contiguous_strides(shape))
 
@@ -140,12 +153,20 @@ class FunctionEmitter:
 
     def load(self, dtype: DType, pointer: ir.Value) -> ir.Value:
         value = self.builder.load(pointer)
-        return self.builder.icmp_unsigned("!=", value, ir.Constant(I8, 0)) if dtype == DType.BOOL else value
+        if dtype == DType.BOOL:
+            return self.builder.icmp_unsigned("!=", value, ir.Constant(I8, 0))
+        return self.builder.fpext(value, F32) if dtype == DType.FLOAT16 else value
 
     def store(self, dtype: DType, value: ir.Value, pointer: ir.Value) -> None:
         if dtype == DType.BOOL:
             value = self.builder.zext(value, I8)
+        elif dtype == DType.FLOAT16:
+            value = self.builder.fptrunc(value, F16)
         self.builder.store(value, pointer)
+
+    def round_half(self, value: ir.Value) -> ir.Value:
+        """A float32 register rounded to the nearest float16 (kept in float32)."""
+        return self.builder.fpext(self.builder.fptrunc(value, F16), F32)
 
     def is_contiguous(self, tensor: NativeTensor) -> ir.Value:
         """True when `tensor` is laid out C-contiguously (size-1 dims may have any stride)."""
@@ -166,6 +187,16 @@ class FunctionEmitter:
         to = register_type(target)
         if isinstance(value, ir.Constant) and isinstance(value.constant, (int, float)):
             return _cast_constant(value.constant, target, to)
+        if target == DType.FLOAT16 and source != DType.BOOL:  # one rounding, straight to float16
+            if source.is_float:
+                half = b.fptrunc(value, F16)
+            else:
+                half = b.sitofp(value, F16)
+            return b.fpext(half, F32)
+        if source == DType.FLOAT16:
+            source = DType.FLOAT32  # its register is a float32
+            if target == source:
+                return value
         if target == DType.BOOL:
             if source.is_float:
                 return b.fcmp_unordered("!=", value, ir.Constant(value.type, 0.0))
@@ -207,4 +238,4 @@ def _cast_constant(value, target: DType, to: ir.Type) -> ir.Constant:
     import numpy as np
     with np.errstate(all="ignore"):
         converted = np.array(value).astype(target.numpy)[()]
-    return ir.Constant(to, float(converted) if target.is_float else int(converted))
+    return ir.Constant(to, float(converted) if target.is_float else int(converted))  # float16: exact in float32

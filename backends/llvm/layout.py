@@ -19,14 +19,18 @@ from llvmlite import ir
 from ...ir.types import (BOOL, FLOAT, INT, NEVER, NONE, DType, ListType, TensorType, TupleType, Type)
 from .. import UnsupportedOpError
 
-I1, I8, I32, I64 = ir.IntType(1), ir.IntType(8), ir.IntType(32), ir.IntType(64)
-F32, F64 = ir.FloatType(), ir.DoubleType()
+I1, I8, I16, I32, I64 = ir.IntType(1), ir.IntType(8), ir.IntType(16), ir.IntType(32), ir.IntType(64)
+F16, F32, F64 = ir.HalfType(), ir.FloatType(), ir.DoubleType()
 VOID = ir.VoidType()
 I8P, I64P = I8.as_pointer(), I64.as_pointer()
 
-SUPPORTED_DTYPES = (DType.BOOL, DType.INT32, DType.INT64, DType.FLOAT32, DType.FLOAT64)
-_STORAGE = {DType.BOOL: I8, DType.INT32: I32, DType.INT64: I64, DType.FLOAT32: F32, DType.FLOAT64: F64}
-_REGISTER = {**_STORAGE, DType.BOOL: I1}
+# Unsigned integers are not lowered (their division, comparisons and casts differ).
+SUPPORTED_DTYPES = (DType.BOOL, DType.INT8, DType.INT16, DType.INT32, DType.INT64, DType.FLOAT16, DType.FLOAT32,
+                    DType.FLOAT64)
+_STORAGE = {DType.BOOL: I8, DType.INT8: I8, DType.INT16: I16, DType.INT32: I32, DType.INT64: I64,
+            DType.FLOAT16: F16, DType.FLOAT32: F32, DType.FLOAT64: F64}
+# float16 is computed in float32 and rounded to float16 after every op, as NumPy's float16 loops do
+_REGISTER = {**_STORAGE, DType.BOOL: I1, DType.FLOAT16: F32}
 
 
 def check_dtype(dtype: DType | None, kind: str = "tensor") -> DType:
@@ -115,6 +119,8 @@ def flatten(builder: ir.IRBuilder, value, type: Type) -> list:
     if isinstance(type, ListType):
         return [builder.ptrtoint(value.pointer, I64)]
     if isinstance(type, TensorType):
+        if value.rank != tensor_type(type).rank:
+            raise AssertionError(f"a rank-{value.rank} value flattened as {type}")
         return [builder.ptrtoint(value.data, I64), *value.shape, *value.strides]
     if isinstance(type, TupleType):
         return [slot for v, t in zip(value, type.elements) for slot in flatten(builder, v, t)]

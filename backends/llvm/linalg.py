@@ -45,7 +45,8 @@ def matmul(cg, node, inputs):
     y_batch = NativeTensor(y.dtype, y.data, y.shape[:-2], y.strides[:-2])
     batch, (x_strides, y_strides) = broadcast(em, [x_batch, y_batch], batch_rank)
     out = em.allocate(out_dtype, [*batch, n, m])
-    use_blas = loop_dtype.is_float and x.dtype == y.dtype == loop_dtype == out_dtype and gemm_available()
+    use_blas = (loop_dtype in (DType.FLOAT32, DType.FLOAT64) and x.dtype == y.dtype == loop_dtype == out_dtype
+                and gemm_available())
     with em.loop_nest(batch, "batch") as bi:
         xs, ys, os = (NativeTensor(t.dtype, em.element_pointer(NativeTensor(t.dtype, t.data, batch, strides), bi),
                                    shape, t.strides[-2:])
