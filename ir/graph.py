@@ -404,7 +404,7 @@ class Graph:
 def _copy_block_body(source: Block, target: Block, mapping: dict) -> None:
     for node in source.nodes:
         copy_node_into(node, target, mapping)
-    target.set_returns([mapping[v] for v in source.returns])
+    target.set_returns([mapping.get(v, v) for v in source.returns])
 
 
 def copy_node_into(node: Node, target: Block, mapping: dict, index: int | None = None) -> Node:

@@ -44,7 +44,7 @@ FAMILIES = ("unary", "binary", "ternary", "reduction", "row", "shape", "index", 
             "query", "scalar", "list", "tuple", "constant", "if", "loop")
 ELEMENTWISE_FAMILIES = frozenset({"unary", "binary", "ternary"})
 # Families only pass tests ask for: patterns that particular passes rewrite.
-PASS_FAMILIES = frozenset({"peephole"})
+PASS_FAMILIES = frozenset({"peephole", "counted_loop", "row_loop"})
 
 # Ops that raise or change type on some values when all operands are Python
 # scalars (1 // 0, 2 ** -1), or when all are integral (NumPy: int ** -1 raises,
@@ -572,29 +572,60 @@ class _GraphBuilder:
             self.scopes[-1].append(output)
         return True
 
-    def add_loop(self) -> bool:
+    def add_loop(self, counted: bool = False) -> bool:
+        """A loop; `counted`: one that surely runs a constant 1-3 times (constant
+        trip count, start condition and continue condition), as unrolling wants."""
         if self.depth >= self.options.max_depth:
             return False
         int_params = [p for p in self.graph.params if p.type == INT]
-        trips = self.pick(int_params) if int_params and self.chance() else self.constant(self.draw(st.integers(0, 3)))
-        start = self.condition()
+        if counted:
+            trips, start = self.constant(self.draw(st.integers(1, 3))), self.constant(True)
+        else:
+            trips = (self.pick(int_params) if int_params and self.chance()
+                     else self.constant(self.draw(st.integers(0, 3))))
+            start = self.condition()
+        condition = (lambda: self.constant(True)) if counted else self.condition
+        return self.loop(trips, start, condition)
+
+    def add_counted_loop(self) -> bool:
+        return self.add_loop(counted=True)
+
+    def add_row_loop(self) -> bool:
+        """`for t in range(x.shape[0]): ... x[t] @ w ...`, the loop batch-MM rewrites."""
+        x = self.tensor(lambda type: type.rank >= 2 and type.shape[-1] != ANY_DIM)
+        if x is None or self.depth >= self.options.max_depth:
+            return False
+        w = self.add_param(TensorType(x.type.dtype, (x.type.shape[-1], self.pick((1, 2, 3, "N")))))
+        if w is None:
+            return False
+        trips = self.emit("np::dim", [x], {"axis": 0})[0]
+
+        def prologue(body: Block) -> None:
+            row = self.emit("np::select", [x, body.params[0]], {"axis": 0})[0]
+            self.emit("np::matmul", [row, w])
+        return self.loop(trips, self.condition(), self.condition, prologue)
+
+    def loop(self, trips: Value, start: Value, condition, prologue=None) -> bool:
         carried = self.draw(st.lists(st.sampled_from(self.visible()), max_size=3)) if self.visible() else []
         node = create_op(self.graph, "prim::Loop", [trips, start, *carried], source=self.source())
         body = node.blocks[0]
         body.add_param(INT, "i")
         for value in carried:
             body.add_param(value.type, value.name)
-        self.build_block(body, lambda: [self.condition()] + [
-            self.pick(self.visible(lambda v, t=c.type: v.type == t)) for c in carried])
+        self.build_block(body, lambda: [condition()] + [
+            self.pick(self.visible(lambda v, t=c.type: v.type == t)) for c in carried], prologue)
         for output in node.outputs:
             self.scopes[-1].append(output)
         return True
 
-    def build_block(self, block: Block, returns) -> None:
-        """Fill `block` with random nodes, then return what `returns()` picks."""
+    def build_block(self, block: Block, returns, prologue=None) -> None:
+        """Fill `block` with random nodes (after `prologue(block)`'s), then
+        return what `returns()` picks."""
         self.depth += 1
         self.scopes.append(list(block.params))
         with self.graph.inserting_at_end(block):
+            if prologue is not None:
+                prologue(block)
             self.add_nodes(max(1, self.options.max_nodes // 2))
             block.set_returns(returns())
         self.scopes.pop()
