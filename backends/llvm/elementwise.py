@@ -8,9 +8,10 @@ import numpy as np
 from llvmlite import ir
 
 from ...ir.ops.rules import ufunc_dtypes
-from ...ir.types import FLOAT, INT, DType, ScalarType, TensorType, Type
+from ...ir.types import ANY_DIM, FLOAT, INT, DType, ScalarType, TensorType, Type
 from .. import UnsupportedOpError
 from .emitter import FunctionEmitter, const
+from .parallel import parallel_for
 from .runtime import ERROR_ARGS
 from .layout import SCALAR_DTYPES, NativeTensor, check_dtype
 from .scalar_ops import SCALAR_LOWERINGS, Scalar
@@ -114,11 +115,14 @@ def element_function(em: FunctionEmitter, kind: str, input_types: Sequence[Type]
     return compute
 
 
-def elementwise_loop(em: FunctionEmitter, inputs: list, output_type: TensorType, compute) -> NativeTensor:
+def elementwise_loop(em: FunctionEmitter, inputs: list, input_types: Sequence[Type], output_type: TensorType,
+                     make_compute) -> NativeTensor:
     """A new tensor of `output_type` holding compute(elements) for every
-    element of the broadcast `inputs` (tensors, or scalars used as they are).
+    element of the broadcast `inputs` (tensors, or scalars used as they are),
+    where compute = make_compute(emitter) for the function the loop lands in.
     When every input is contiguous and of the output's shape, one flat loop
-    runs instead of the nest (it vectorises best)."""
+    runs instead of the nest (it vectorises best). Large loops are split
+    across threads (parallel.py)."""
     out_dtype = check_dtype(output_type.dtype)
     tensors = [v for v in inputs if isinstance(v, NativeTensor)]
     shape, strides = broadcast(em, tensors, output_type.rank)
@@ -133,51 +137,69 @@ def elementwise_loop(em: FunctionEmitter, inputs: list, output_type: TensorType,
         for size, out_size in zip(tensor.shape, shape):
             flat = b.and_(flat, b.icmp_signed("==", size, out_size))
         flat = b.and_(flat, em.is_contiguous(tensor))
+    views = iter([NativeTensor(t.dtype, t.data, shape, s) for t, s in zip(tensors, strides)])
+    operands = [next(views) if isinstance(v, NativeTensor) else v for v in inputs]
+    captures = [(v, TensorType(v.dtype, (ANY_DIM,) * v.rank) if isinstance(v, NativeTensor) else t)
+                for v, t in zip(operands + [out], list(input_types) + [None])]
 
-    def element(value, index, pointer_of):
-        return em.load(value.dtype, pointer_of(value, index)) if isinstance(value, NativeTensor) else value
+    def element(inner, value, pointer):
+        return inner.load(value.dtype, pointer) if isinstance(value, NativeTensor) else value
+
+    def flat_body(inner, values, i):
+        *args, target = values
+        loaded = [element(inner, v, inner.builder.gep(v.data, [i]) if isinstance(v, NativeTensor) else None)
+                  for v in args]
+        inner.store(out_dtype, make_compute(inner)(loaded), inner.builder.gep(target.data, [i]))
+
+    def nested_body(inner, values, i):
+        *args, target = values
+        with inner.loop_nest(target.shape[1:]) as rest:
+            index = [i, *rest]
+            loaded = [element(inner, v, inner.element_pointer(v, index) if isinstance(v, NativeTensor) else None)
+                      for v in args]
+            inner.store(out_dtype, make_compute(inner)(loaded), inner.element_pointer(target, index))
 
     with b.if_else(flat) as (flat_case, nested_case):
         with flat_case:
-            with em.for_range(em.product(shape), "flat") as i:
-                values = [element(v, i, lambda t, j: b.gep(t.data, [j])) for v in inputs]
-                em.store(out_dtype, compute(values), b.gep(out.data, [i]))
+            parallel_for(em, em.product(shape), const(1), captures, flat_body)
         with nested_case:
-            views = iter([NativeTensor(t.dtype, t.data, shape, s) for t, s in zip(tensors, strides)])
-            operands = [next(views) if isinstance(v, NativeTensor) else v for v in inputs]
-            with em.loop_nest(shape) as index:
-                values = [element(v, index, em.element_pointer) for v in operands]
-                em.store(out_dtype, compute(values), em.element_pointer(out, index))
+            if not shape:
+                em.store(out_dtype, make_compute(em)([element(em, v, v.data if isinstance(v, NativeTensor) else None)
+                                                       for v in operands]), out.data)
+            else:
+                parallel_for(em, shape[0], em.product(shape[1:]), captures, nested_body)
     return out
 
 
 def lower_elementwise(em: FunctionEmitter, kind: str, inputs: list, input_types: Sequence[Type],
                       output_type: Type):
-    compute = element_function(em, kind, input_types, output_type)
     if isinstance(output_type, ScalarType):
-        return compute(inputs)
-    return elementwise_loop(em, inputs, output_type, compute)
+        return element_function(em, kind, input_types, output_type)(inputs)
+    return elementwise_loop(em, inputs, input_types, output_type,
+                            lambda inner: element_function(inner, kind, input_types, output_type))
+
+
+def block_function(em: FunctionEmitter, body):
+    """values -> result: a fusion group's block evaluated on one element."""
+    from .prim_ops import python_constant
+    steps = [(node, None if node.kind == "prim::Constant" else
+              element_function(em, node.kind, [v.type for v in node.inputs], node.output.type))
+             for node in body.nodes]
+
+    def compute(values: list) -> ir.Value:
+        env = dict(zip(body.params, values))
+        for node, function in steps:
+            env[node.output] = (python_constant(node.attributes["value"], node.output.type) if function is None
+                                else function([env[v] for v in node.inputs]))
+        return env[body.returns[0]]
+    return compute
 
 
 def lower_fusion_group(cg, node, inputs: list) -> list:
     """One loop nest evaluating the group's block on each element."""
-    from .prim_ops import python_constant
-    em, body = cg.em, node.blocks[0]
-    steps = []
-    for inner in body.nodes:
-        if inner.kind == "prim::Constant":
-            steps.append((inner, None))
-        else:
-            steps.append((inner, element_function(em, inner.kind, [v.type for v in inner.inputs],
-                                                  inner.output.type)))
-
-    def compute(values: list) -> ir.Value:
-        env = dict(zip(body.params, values))
-        for inner, function in steps:
-            env[inner.output] = (python_constant(inner.attributes["value"], inner.output.type) if function is None
-                                 else function([env[v] for v in inner.inputs]))
-        return env[body.returns[0]]
-    return [elementwise_loop(em, inputs, node.output.type, compute)]
+    body = node.blocks[0]
+    return [elementwise_loop(cg.em, inputs, [v.type for v in node.inputs], node.output.type,
+                             lambda inner: block_function(inner, body))]
 
 
 def element_dtypes(types: Sequence[Type]) -> list[DType]:

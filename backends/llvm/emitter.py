@@ -92,11 +92,15 @@ class FunctionEmitter:
             self.fail(code, args)
 
     def fail(self, code: int, args: Sequence[ir.Value] = ()) -> None:
+        self.fail_with(ir.Constant(ir.IntType(32), code), args)
+
+    def fail_with(self, code: ir.Value, args: Sequence[ir.Value] = ()) -> None:
+        """Store the error's arguments, free the arena and return `code`."""
         b = self.builder
         for index, arg in enumerate(list(args)[:ERROR_ARGS]):
             b.store(self.to_i64(arg), b.gep(self.ctx, [const(ERROR_ARG_OFFSET + index)]))
         b.call(self.runtime["release"], [self.ctx])
-        b.ret(ir.Constant(ir.IntType(32), code))
+        b.ret(code)
 
     def to_i64(self, value: ir.Value) -> ir.Value:
         if value.type == I64:

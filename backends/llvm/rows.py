@@ -11,9 +11,10 @@ from typing import Callable
 from llvmlite import ir
 
 from ...ir.ops import get_op
-from ...ir.types import DType, TensorType
+from ...ir.types import ANY_DIM, INT, DType, TensorType
 from .elementwise import broadcast, element_dtypes, element_function
 from .emitter import const
+from .parallel import parallel_for
 from .layout import F64, NativeTensor, flatten, register_type, slot_count, unflatten
 from .prim_ops import python_constant
 from .scalar_ops import Scalar
@@ -55,38 +56,62 @@ def lower_row_group(cg, node, inputs: list) -> list:
     return [unflatten(b, em.load_slots(slots, slot_count(node.output.type)), node.output.type)]
 
 
+class _InChunk:
+    """What the row lowerings use of a codegen, for the function a row loop lands in."""
+
+    def __init__(self, em):
+        self.em = em
+        self.builder = em.builder
+
+
 def _row_loop(cg, node, inputs: list, shape: list, strides: list) -> NativeTensor:
-    em, b = cg.em, cg.builder
+    em = cg.em
     body = node.blocks[0]
     out_type: TensorType = node.output.type
     rows, length = shape[:-1], shape[-1]
-    out_length = const(1) if out_type.shape[-1] == 1 else length
-    out = em.allocate(out_type.dtype, [*rows, out_length])
+    out = em.allocate(out_type.dtype, [*rows, const(1) if out_type.shape[-1] == 1 else length])
+    views = iter([NativeTensor(t.dtype, t.data, shape, s) for t, s in
+                  zip([v for v in inputs if isinstance(v, NativeTensor)], strides)])
+    operands = [next(views) if isinstance(v, NativeTensor) else v for v in inputs]
+    captures = [(v, TensorType(v.dtype, (ANY_DIM,) * v.rank) if isinstance(v, NativeTensor) else p.type)
+                for v, p in zip(operands + [out], body.params + [None])] + [(length, INT)]
     uses = {value: len(value.uses) for inner in body.nodes for value in inner.outputs}
-    scratch = {}
-    for inner in body.nodes:  # row buffers for vector values used more than once
-        if _is_vector(inner.output.type) and uses[inner.output] > 1 and inner.kind != "prim::Constant":
-            scratch[inner.output] = em.allocate(inner.output.type.dtype, [length])
-    tensor_strides = iter(strides)
-    with em.loop_nest(rows, "row") as row:
-        env = {}
-        for param, value in zip(body.params, inputs):
-            if isinstance(value, NativeTensor):
-                row_strides = next(tensor_strides)
-                start = em.element_pointer(NativeTensor(value.dtype, value.data, shape, row_strides), [*row, const(0)])
-                env[param] = _row_of(em, value.dtype, start, row_strides[-1], param.type)
-            else:
-                env[param] = value
-        for inner in body.nodes:
-            env[inner.output] = _lower_in_row(cg, inner, env, length, scratch.get(inner.output))
-        result = env[body.returns[0]]
-        target = em.element_pointer(out, [*row, const(0)])
-        if isinstance(result, RowVector):
-            with em.for_range(length, "out") as j:
-                em.store(out.dtype, result.element(j), b.gep(target, [j]))
-        else:
-            em.store(out.dtype, result, target)
+    buffered = [inner.output for inner in body.nodes  # vector values used more than once get a row buffer
+                if _is_vector(inner.output.type) and uses[inner.output] > 1 and inner.kind != "prim::Constant"]
+
+    def scratch(inner, values):
+        return {value: inner.allocate(value.type.dtype, [values[-1]]) for value in buffered}
+
+    def rows_from(inner, values, first):
+        *args, target, n, buffers = values
+        with inner.loop_nest(target.shape[1:-1], "row") as rest:
+            row = [first, *rest] if rows else []
+            env = {}
+            for param, value in zip(body.params, args):
+                if isinstance(value, NativeTensor):
+                    start = inner.element_pointer(value, [*row, const(0)])
+                    env[param] = _row_of(inner, value.dtype, start, value.strides[-1], param.type)
+                else:
+                    env[param] = value
+            context = _InChunk(inner)
+            for node_ in body.nodes:
+                env[node_.output] = _lower_in_row(context, node_, env, n, buffers.get(node_.output))
+            _store_row(inner, env[body.returns[0]], inner.element_pointer(target, [*row, const(0)]), n, target.dtype)
+
+    if rows:
+        parallel_for(em, rows[0], em.builder.mul(em.product(rows[1:]), length), captures, rows_from, scratch)
+    else:
+        values = [v for v, _ in captures]
+        rows_from(em, values + [scratch(em, values)], None)
     return out
+
+
+def _store_row(em, result, target, length, dtype: DType) -> None:
+    if isinstance(result, RowVector):
+        with em.for_range(length, "out") as j:
+            em.store(dtype, result.element(j), em.builder.gep(target, [j]))
+    else:
+        em.store(dtype, result, target)
 
 
 def _is_vector(type) -> bool:

@@ -35,7 +35,9 @@ def _slot(builder: ir.IRBuilder, ctx, index: int):
 
 
 def emit_runtime(module: ir.Module) -> dict[str, ir.Function]:
-    """Define jitc_alloc, jitc_steal and jitc_release in `module`."""
+    """jitc_alloc, jitc_steal and jitc_release, defined in `module` on first use."""
+    if "jitc_alloc" in module.globals:
+        return {name: module.globals[f"jitc_{name}"] for name in ("alloc", "steal", "release")}
     return {"alloc": _emit_alloc(module), "steal": _emit_steal(module), "release": _emit_release(module)}
 
 

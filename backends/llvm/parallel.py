@@ -1,0 +1,154 @@
+"""Running a loop on several cores: the loop body is outlined into its own
+function `i32 chunk(i64* ctx, i64* closure, i64 start, i64 end)`, and the
+caller splits [0, count) across POSIX threads it starts and joins itself
+(no pool, so concurrent calls share nothing; a region is only split when
+it is large enough to pay for starting threads).
+
+Values the body uses cross into the chunk through `closure`, flattened to
+i64 slots as layout.py does at every boundary. Each chunk has its own
+context (arena and error slots); the first failing chunk's error is raised.
+"""
+from __future__ import annotations
+
+import ctypes
+import functools
+import os
+from typing import Callable, Sequence
+
+import llvmlite.binding as llvm
+from llvmlite import ir
+
+from ...ir.types import Type
+from .emitter import FunctionEmitter, const
+from .layout import I8P, I32, I64, I64P, flatten, slot_count, unflatten
+from .runtime import CONTEXT_SLOTS, ERROR_ARG_OFFSET, ERROR_ARGS
+
+# Split a loop only when each thread gets at least this many elements of work.
+MIN_WORK_PER_THREAD = 1 << 16
+_ARGUMENT_SLOTS = 6   # chunk, ctx, closure, start, end, code
+
+
+@functools.cache
+def thread_count() -> int:
+    """JITC_NUM_THREADS, else the cores this process may run on."""
+    configured = os.environ.get("JITC_NUM_THREADS")
+    if configured:
+        return max(1, int(configured))
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+@functools.cache
+def _threads_available() -> bool:
+    libc = ctypes.CDLL(None)
+    try:
+        for name in ("pthread_create", "pthread_join"):
+            llvm.add_symbol(f"jitc_{name}", ctypes.cast(getattr(libc, name), ctypes.c_void_p).value)
+    except AttributeError:
+        return False
+    return True
+
+
+def parallel_for(em: FunctionEmitter, count: ir.Value, work_per_item: ir.Value,
+                 captures: Sequence[tuple[object, Type]], body: Callable, prologue: Callable | None = None) -> None:
+    """for i in range(count): body(chunk_emitter, captured_values, i), split
+    across threads when count * work_per_item is large. `body` emits into
+    the chunk emitter and may only use the captured values; `prologue(chunk
+    emitter, captured values)`, if given, runs once per chunk before the loop
+    and its result is appended to the values the body gets (scratch space)."""
+    chunk = _outline(em, captures, body, prologue)
+    b = em.builder
+    closure = em.stack_slots(sum(slot_count(t) for _, t in captures), "closure")
+    flat = [slot for value, type in captures for slot in flatten(b, value, type)]
+    em.store_slots(flat, closure)
+    threads = thread_count() if _threads_available() else 1
+    contexts = em.alloca_builder.alloca(I64, size=threads * CONTEXT_SLOTS, name="chunk_contexts")
+    for slot in range(threads * CONTEXT_SLOTS):
+        b.store(const(0), b.gep(contexts, [const(slot)]))
+    wanted = b.sdiv(b.mul(count, work_per_item), const(MIN_WORK_PER_THREAD))
+    used = b.select(b.icmp_signed("<", wanted, const(threads)), wanted, const(threads))
+    used = b.select(b.icmp_signed("<", used, const(1)), const(1), used)
+    used = b.select(b.icmp_signed(">", used, count), b.select(b.icmp_signed("<", count, const(1)), const(1), count),
+                    used)
+    arguments = em.alloca_builder.alloca(I64, size=threads * _ARGUMENT_SLOTS, name="chunk_arguments")
+    handles = em.alloca_builder.alloca(I64, size=threads, name="threads")
+    started = em.alloca_builder.alloca(I64, size=threads, name="started")
+    trampoline = _trampoline(em.module)
+    create = _declare(em.module, "jitc_pthread_create", I32, [I64P, I8P, trampoline.type, I8P])
+    join = _declare(em.module, "jitc_pthread_join", I32, [I64, I8P])
+    per_thread = b.sdiv(b.add(count, b.sub(used, const(1))), used)
+    for t in range(threads):  # thread t takes [t * per_thread, min(count, (t + 1) * per_thread))
+        start = b.mul(const(t), per_thread)
+        start = b.select(b.icmp_signed(">", start, count), count, start)
+        end = b.add(start, per_thread)
+        end = b.select(b.icmp_signed(">", end, count), count, end)
+        slot = b.gep(arguments, [const(t * _ARGUMENT_SLOTS)])
+        for index, value in enumerate((b.ptrtoint(chunk, I64), b.ptrtoint(b.gep(contexts, [const(t * CONTEXT_SLOTS)]), I64),
+                                       b.ptrtoint(closure, I64), start, end, const(0))):
+            b.store(value, b.gep(slot, [const(index)]))
+        b.store(const(0), b.gep(started, [const(t)]))
+        if t == 0:
+            continue
+        with b.if_then(b.icmp_signed("<", const(t), used)):
+            failed = b.call(create, [b.gep(handles, [const(t)]), ir.Constant(I8P, None), trampoline,
+                                     b.bitcast(slot, I8P)])
+            with b.if_else(b.icmp_signed("==", failed, ir.Constant(I32, 0))) as (ok, no_thread):
+                with ok:
+                    b.store(const(1), b.gep(started, [const(t)]))
+                with no_thread:  # could not start a thread: run its share here
+                    b.call(trampoline, [b.bitcast(slot, I8P)])
+    b.call(trampoline, [b.bitcast(arguments, I8P)])
+    for t in range(1, threads):
+        with b.if_then(b.icmp_signed("!=", b.load(b.gep(started, [const(t)])), const(0))):
+            b.call(join, [b.load(b.gep(handles, [const(t)])), ir.Constant(I8P, None)])
+    for t in range(threads):
+        code = b.load(b.gep(arguments, [const(t * _ARGUMENT_SLOTS + 5)]))
+        with b.if_then(b.icmp_signed("!=", code, const(0)), likely=False):
+            source = b.gep(contexts, [const(t * CONTEXT_SLOTS + ERROR_ARG_OFFSET)])
+            em.fail_with(b.trunc(code, I32), em.load_slots(source, ERROR_ARGS))
+
+
+def _declare(module, name, result, args) -> ir.Function:
+    existing = module.globals.get(name)
+    return existing if existing is not None else ir.Function(module, ir.FunctionType(result, args), name)
+
+
+def _trampoline(module: ir.Module) -> ir.Function:
+    """void *jitc_trampoline(i64 *arguments): arguments[5] = chunk(ctx, closure, start, end)."""
+    existing = module.globals.get("jitc_trampoline")
+    if existing is not None:
+        return existing
+    function = ir.Function(module, ir.FunctionType(I8P, [I8P]), "jitc_trampoline")
+    function.linkage = "internal"
+    b = ir.IRBuilder(function.append_basic_block("entry"))
+    slots = b.bitcast(function.args[0], I64P)
+    values = [b.load(b.gep(slots, [const(i)])) for i in range(5)]
+    chunk_type = ir.FunctionType(I32, [I64P, I64P, I64, I64])
+    chunk = b.inttoptr(values[0], chunk_type.as_pointer())
+    code = b.call(chunk, [b.inttoptr(values[1], I64P), b.inttoptr(values[2], I64P), values[3], values[4]])
+    b.store(b.sext(code, I64), b.gep(slots, [const(5)]))
+    b.ret(ir.Constant(I8P, None))
+    return function
+
+
+def _outline(em: FunctionEmitter, captures, body, prologue) -> ir.Function:
+    name = em.module.get_unique_name(f"{em.function.name}.chunk")
+    function = ir.Function(em.module, ir.FunctionType(I32, [I64P, I64P, I64, I64]), name)
+    function.linkage = "internal"
+    inner = FunctionEmitter(em.module, function, em.errors)
+    _, closure, start, end = function.args
+    flat = inner.load_slots(closure, sum(slot_count(t) for _, t in captures))
+    values, position = [], 0
+    for _, type in captures:
+        count = slot_count(type)
+        values.append(unflatten(inner.builder, flat[position:position + count], type))
+        position += count
+    if prologue is not None:
+        values.append(prologue(inner, values))
+    with inner.for_range(inner.builder.sub(end, start), "chunk") as offset:
+        body(inner, values, inner.builder.add(start, offset))
+    inner.builder.call(inner.runtime["release"], [inner.ctx])
+    inner.builder.ret(ir.Constant(I32, 0))
+    return function
