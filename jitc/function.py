@@ -146,6 +146,10 @@ class CompiledFunction:
                              f"backend, which has no {what}")
         return listing
 
+    def specializations(self) -> list[Specialization]:
+        """The versions compiled so far, in order (`jitc.save` writes their graphs)."""
+        return list(self._specializations.values())
+
     def compile_stats(self) -> list[dict]:
         """Seconds spent per stage, for every compiled signature."""
         return [{"signature": [str(t) for t in s.types], "backend": s.backend, **s.seconds}

@@ -1,27 +1,41 @@
-"""`jitc.save` / `jitc.load`: one zip file with the IR text and the raw
-tensor constants; loading never runs code from the file (no pickle, no
-eval), and every name, size, dtype and checksum is checked before use.
+"""`jitc.save` / `jitc.load`: one zip file (format `jitc-model`, version 2)
+holding IR text, raw tensor bytes and a JSON manifest that describes them.
 
-Layout (entries are stored uncompressed):
+    tensors/<n>.bin           raw little-endian bytes, stored uncompressed at a 64-byte offset
+    graphs/<n>.ir             IR text of each generic graph (with `# file:line:col` sources)
+    specializations/<n>.ir    IR text of each specialised, optimised graph compiled at save time
+    extra/<name>              user files (`extra_files=`)
+    native/<name>             reserved: cached object code (listed in the manifest's `native`)
+    manifest.json             format and jitc versions, entry points, tensors, op versions
 
-    manifest.json      format version, jitc version, entry point, tensors
-    graphs/<n>.ir      IR text of each generic graph the function has
-    tensors/<n>.bin    raw little-endian bytes of each tensor constant
+Loading never runs code from the file (no pickle, eval, exec or import of
+names it holds): it reads JSON, IR text and raw bytes, checks every name,
+size, offset, dtype, shape, version and checksum before use, parses and
+verifies every graph, and maps tensors from the file read-only without
+copying. Anything wrong raises `jitc.LoadError` naming what. The exact
+format is documented in docs/file-format.md.
 """
 from __future__ import annotations
 
 import hashlib
 import inspect
 import json
+import math
+import mmap
 import os
 import re
+import struct
+import sys
+import tempfile
 import zipfile
 import zlib
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, Mapping, MutableMapping
 
 import numpy as np
 
 from .errors import LoadError
+from .ir.attributes import TensorRef
 from .ir.errors import IRError
 from .ir.graph import Graph
 from .ir.parser import parse_graph
@@ -29,11 +43,33 @@ from .ir.types import DType
 from .ir.verifier import verify
 
 FORMAT_NAME = "jitc-model"
-FORMAT_VERSION = 1
-_SAFE_NAME = re.compile(r"^[A-Za-z0-9_.]{1,200}$")
+FORMAT_VERSION = 2
+ALIGNMENT = 64
+# Ops whose meaning changed after version 1; every other op is at version 1. A file naming an
+# op at a newer version than this table is refused; an older one would need an upgrader.
+OP_VERSION_CHANGES: dict[str, int] = {}
+
+MANIFEST = "manifest.json"
+_ALIGNMENT_EXTRA_ID = 0xD935  # the extra-field id Android's zipalign uses for the same padding
+_ZIP_DATE = (1980, 1, 1, 0, 0, 0)  # a fixed date: saving the same function twice gives the same bytes
+_LOCAL_HEADER = struct.Struct("<4s2B4HL2L2H")
+_LOCAL_HEADER_SIGNATURE = b"PK\x03\x04"
+_TENSOR_NAME = re.compile(r"[A-Za-z0-9_.]{1,200}")
+_EXTRA_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]{0,199}")
+_OP_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*::[A-Za-z_][A-Za-z0-9_]*")
+_TARGET_NAME = re.compile(r"[ -~]{1,200}")  # printable ASCII
+_SHA256 = re.compile(r"[0-9a-f]{64}")
 _MAX_MANIFEST_BYTES = 16 << 20
 _MAX_GRAPH_BYTES = 256 << 20
+_MAX_ENTRIES = 100_000
+_MAX_RANK = 32
 _DEFAULT_TYPES = (bool, int, float, str, type(None))
+
+
+def op_versions() -> dict[str, int]:
+    """The version of every op this jitc knows: 1 unless `OP_VERSION_CHANGES` says otherwise."""
+    from .ir.ops import all_ops
+    return {op.name: OP_VERSION_CHANGES.get(op.name, 1) for op in all_ops()}
 
 
 def _jitc_version() -> str:
@@ -41,9 +77,62 @@ def _jitc_version() -> str:
     return __version__
 
 
-def save(function, path: str | os.PathLike) -> None:
-    """Write a scripted or traced function (or a loaded one) to `path`."""
-    graphs: list[Graph] = function.saved_graphs()
+def _sha256(data) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+# -- saving ------------------------------------------------------------------------------------
+class _TensorPool:
+    """Tensor constants of every graph, each stored once: graphs that share
+    an array (a specialisation copies its generic graph's table) or hold
+    equal bytes point at the same entry."""
+
+    def __init__(self):
+        self.entries: list[dict] = []
+        self.data: list[bytes] = []
+        self._by_id: dict[int, int] = {}
+        self._by_content: dict[tuple, int] = {}
+        self._keep: list[np.ndarray] = []  # keeps ids in _by_id valid
+
+    def add(self, array: np.ndarray) -> int:
+        index = self._by_id.get(id(array))
+        if index is not None:
+            return index
+        dtype = DType.from_numpy(array.dtype)
+        data = np.ascontiguousarray(array, dtype=dtype.numpy.newbyteorder("<")).tobytes()
+        digest = _sha256(data)
+        key = (dtype.value, array.shape, digest)
+        index = self._by_content.get(key)
+        if index is None:
+            index = self._by_content[key] = len(self.entries)
+            self.entries.append({"file": f"tensors/{index}.bin", "dtype": dtype.value,
+                                 "shape": list(array.shape), "offset": None, "nbytes": len(data),
+                                 "sha256": digest})
+            self.data.append(data)
+        self._by_id[id(array)] = index
+        self._keep.append(array)
+        return index
+
+
+def _referenced_tensors(graph: Graph) -> list[str]:
+    names = []
+    for node in graph.walk():
+        value = node.attributes.get("value") if node.kind == "prim::Constant" else None
+        if isinstance(value, TensorRef) and value.name not in names:
+            names.append(value.name)
+    return names
+
+
+def _graph_record(graph: Graph, file: str, pool: _TensorPool, texts: dict[str, bytes]) -> dict:
+    text = str(graph).encode("utf-8")
+    texts[file] = text
+    return {"file": file, "sha256": _sha256(text),
+            "inputs": [str(p.type) for p in graph.params],
+            "outputs": [str(v.type) for v in graph.returns],
+            "tensors": {name: pool.add(graph.tensors[name]) for name in _referenced_tensors(graph)}}
+
+
+def _describe_parameters(function) -> list[dict]:
     parameters = []
     for parameter in function.signature.parameters.values():
         entry: dict[str, Any] = {"name": parameter.name}
@@ -53,145 +142,463 @@ def save(function, path: str | os.PathLike) -> None:
                                 "only None, bool, int, float and str defaults can be saved")
             entry["default"] = parameter.default
         parameters.append(entry)
-    tensors: dict[str, np.ndarray] = {}
-    for graph in graphs:
-        for name, array in graph.tensors.items():
-            if name in tensors and tensors[name] is not array:
-                raise ValueError(f"two graphs name different tensors {name!r}")
-            tensors[name] = array
+    return parameters
+
+
+def _specialized_graphs(function) -> list[Graph]:
+    """The optimised graphs compiled so far, then those a loaded function
+    was saved with that it has not compiled again."""
+    graphs = {s.types: s.graph for s in function.specializations()}
+    for types, graph in getattr(function, "saved_specializations", {}).items():
+        graphs.setdefault(types, graph)
+    return list(graphs.values())
+
+
+def _checked_extra_files(extra_files: Mapping[str, bytes | str] | None) -> dict[str, bytes]:
+    checked = {}
+    for name, content in (extra_files or {}).items():
+        if not isinstance(name, str) or _EXTRA_NAME.fullmatch(name) is None:
+            raise ValueError(f"extra file name {name!r} is not allowed: use letters, digits, '_', "
+                             "'.' and '-' (up to 200 characters, not starting with '.' or '-')")
+        if isinstance(content, str):
+            content = content.encode("utf-8")
+        if not isinstance(content, (bytes, bytearray, memoryview)):
+            raise TypeError(f"extra file {name!r} must be bytes or str, got {type(content).__name__}")
+        checked[name] = bytes(content)
+    return checked
+
+
+def _zip_info(name: str, extra: bytes = b"") -> zipfile.ZipInfo:
+    info = zipfile.ZipInfo(name, date_time=_ZIP_DATE)
+    info.compress_type = zipfile.ZIP_STORED
+    info.external_attr = 0o644 << 16
+    info.extra = extra
+    return info
+
+
+def _write_aligned(archive: zipfile.ZipFile, name: str, data: bytes) -> int:
+    """Store `data` so that it starts at a multiple of ALIGNMENT in the file,
+    padding the local header's extra field; returns the data's offset."""
+    start = archive.fp.tell()
+    zip64_extra = 20 if len(data) * 1.05 > zipfile.ZIP64_LIMIT else 0  # what zipfile adds itself
+    fixed = _LOCAL_HEADER.size + len(name.encode("ascii")) + 4 + zip64_extra
+    padding = -(start + fixed) % ALIGNMENT
+    extra = struct.pack("<HH", _ALIGNMENT_EXTRA_ID, padding) + bytes(padding)
+    offset = start + fixed + padding
+    archive.writestr(_zip_info(name, extra), data)
+    if archive.fp.tell() != offset + len(data):
+        raise RuntimeError(f"jitc.save: {name} did not land at offset {offset}; this zipfile "
+                           "module writes local headers differently than expected")
+    return offset
+
+
+def save(function, path: str | os.PathLike, *, extra_files: Mapping[str, bytes | str] | None = None
+         ) -> None:
+    """Write a scripted, traced or loaded function to `path`: its generic
+    graphs, the specialisations compiled so far, its tensor constants and
+    `extra_files` ({name: bytes}). The file is replaced atomically."""
+    extra = _checked_extra_files(extra_files)
+    pool = _TensorPool()
+    texts: dict[str, bytes] = {}
+    generic = function.saved_graphs()
+    specialized = _specialized_graphs(function)
+    entry = {
+        "name": function.__name__,
+        "kind": "function",
+        "parameters": _describe_parameters(function),
+        "output_arity": function.output_arity,
+        "graphs": [_graph_record(g, f"graphs/{i}.ir", pool, texts) for i, g in enumerate(generic)],
+        "specializations": [_graph_record(g, f"specializations/{i}.ir", pool, texts)
+                            for i, g in enumerate(specialized)],
+    }
+    known = op_versions()
+    used = sorted({node.kind for graph in generic + specialized for node in graph.walk()})
+    unknown = [kind for kind in used if kind not in known]
+    if unknown:
+        raise ValueError(f"cannot save {function.__name__}: its graphs use ops outside the op table: "
+                         + ", ".join(unknown))
     manifest = {
         "format": FORMAT_NAME,
         "format_version": FORMAT_VERSION,
         "jitc_version": _jitc_version(),
-        "name": function.__name__,
-        "parameters": parameters,
-        "output_arity": function.output_arity,
-        "graphs": [f"graphs/{i}.ir" for i in range(len(graphs))],
-        "tensors": {},
+        "entry_points": [entry],
+        "tensors": pool.entries,
+        "ops": {kind: known[kind] for kind in used},
+        "extra_files": [{"name": name, "file": f"extra/{name}", "size": len(content),
+                         "sha256": _sha256(content)} for name, content in extra.items()],
+        "native": [],
     }
-    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_STORED) as archive:
-        for index, graph in enumerate(graphs):
-            archive.writestr(f"graphs/{index}.ir", str(graph))
-        for name, array in tensors.items():
-            data = np.ascontiguousarray(array, dtype=array.dtype.newbyteorder("<")).tobytes()
-            manifest["tensors"][name] = {
-                "file": f"tensors/{name}.bin", "dtype": DType.from_numpy(array.dtype).value,
-                "shape": list(array.shape), "sha256": hashlib.sha256(data).hexdigest()}
-            archive.writestr(f"tensors/{name}.bin", data)
-        archive.writestr("manifest.json", json.dumps(manifest, indent=1))
+    path = os.fspath(path)
+    directory = os.path.dirname(os.path.abspath(path))
+    handle, temporary = tempfile.mkstemp(prefix=".jitc-save-", dir=directory)
+    try:
+        with os.fdopen(handle, "wb") as file, \
+                zipfile.ZipFile(file, "w", compression=zipfile.ZIP_STORED) as archive:
+            # Tensors first: their offsets then do not depend on anything else in the file.
+            for record, data in zip(pool.entries, pool.data):
+                record["offset"] = _write_aligned(archive, record["file"], data)
+            for name, text in texts.items():
+                archive.writestr(_zip_info(name), text)
+            for name, content in extra.items():
+                archive.writestr(_zip_info(f"extra/{name}"), content)
+            archive.writestr(_zip_info(MANIFEST), json.dumps(manifest, indent=1).encode("utf-8"))
+        os.chmod(temporary, 0o644)
+        os.replace(temporary, path)
+    except BaseException:
+        os.unlink(temporary)
+        raise
 
 
-# -- loading -----------------------------------------------------------------------------------
+# -- what a file holds, once checked -------------------------------------------------------------
+@dataclass
+class EntryPoint:
+    """One callable of a model file: its signature, generic graphs and the
+    specialised graphs saved with it."""
+
+    name: str
+    kind: str
+    parameters: list[inspect.Parameter]
+    output_arity: int | None
+    graphs: list[Graph]
+    specializations: list[Graph]
+
+
+@dataclass
+class ModelFile:
+    """Everything `read_model` found in a file, checked."""
+
+    path: str
+    format_version: int
+    jitc_version: str
+    entry_points: list[EntryPoint]
+    tensors: list[np.ndarray]
+    ops: dict[str, int]
+    extra_files: dict[str, bytes] = field(default_factory=dict)
+    native: list[dict] = field(default_factory=list)
+
+
+# -- checking helpers ----------------------------------------------------------------------------
 def _require(condition: bool, message: str) -> None:
     if not condition:
         raise LoadError(message)
 
 
-def _read(archive: zipfile.ZipFile, name: str, limit: int | None = None) -> bytes:
-    try:
-        info = archive.getinfo(name)
-    except KeyError:
-        raise LoadError(f"the file has no entry {name!r}") from None
-    _require(limit is None or info.file_size <= limit, f"entry {name!r} is too large")
-    return archive.read(info)
+def _is_int(value: Any, low: int = 0, high: int = 2**62) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
 
 
-def _read_manifest(archive: zipfile.ZipFile) -> dict:
-    try:
-        manifest = json.loads(_read(archive, "manifest.json", _MAX_MANIFEST_BYTES))
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise LoadError(f"manifest.json is not valid JSON: {error}") from None
-    _require(isinstance(manifest, dict) and manifest.get("format") == FORMAT_NAME,
-             "not a jitc model file (manifest.json lacks the format marker)")
+def _field(mapping: dict, key: str, kind: type | tuple, where: str):
+    value = mapping.get(key)
+    _require(isinstance(value, kind) and not (kind is int and isinstance(value, bool)),
+             f"{where}: field {key!r} is missing or not a {getattr(kind, '__name__', kind)}")
+    return value
+
+
+def _list(mapping: dict, key: str, where: str, limit: int = _MAX_ENTRIES) -> list:
+    value = _field(mapping, key, list, where)
+    _require(len(value) <= limit, f"{where}: {key!r} has {len(value)} items, more than {limit}")
+    return value
+
+
+def _check_version(manifest: dict) -> int:
+    writer = manifest.get("jitc_version")
+    writer_text = f"jitc {writer}" if isinstance(writer, str) and len(writer) < 100 else "an unknown jitc"
     version = manifest.get("format_version")
-    _require(isinstance(version, int), "the manifest has no integer format_version")
-    _require(version <= FORMAT_VERSION, f"the file has format version {version}, newer than this "
-             f"jitc ({_jitc_version()}) reads (up to {FORMAT_VERSION}); upgrade jitc")
-    for key, kind in (("name", str), ("parameters", list), ("graphs", list), ("tensors", dict)):
-        _require(isinstance(manifest.get(key), kind), f"manifest field {key!r} is missing or malformed")
-    arity = manifest.get("output_arity")
-    _require(arity is None or (isinstance(arity, int) and not isinstance(arity, bool) and arity >= 0),
-             "manifest field 'output_arity' is malformed")
-    return manifest
+    _require(_is_int(version, 1), "the manifest has no integer format_version")
+    _require(version <= FORMAT_VERSION,
+             f"the file has format version {version}, newer than this jitc ({_jitc_version()}) reads "
+             f"(up to {FORMAT_VERSION}); it was written by {writer_text}: load it with that jitc "
+             "or a newer one")
+    _require(version == FORMAT_VERSION,
+             f"the file has format version {version} (from a development build of jitc before "
+             f"{_jitc_version()}); this jitc reads version {FORMAT_VERSION} only: load it with the jitc "
+             "that wrote it and save it again")
+    _require(isinstance(writer, str) and 0 < len(writer) < 100 and writer.isprintable(),
+             "the manifest's 'jitc_version' is missing or malformed")
+    return version
 
 
-def _read_tensor(archive: zipfile.ZipFile, name: str, entry: Any) -> np.ndarray:
-    _require(_SAFE_NAME.match(name) is not None, f"tensor name {name!r} is not allowed")
-    _require(isinstance(entry, dict), f"tensor {name!r} has a malformed entry")
-    try:
-        dtype = DType(entry.get("dtype")).numpy.newbyteorder("<")
-    except ValueError:
-        raise LoadError(f"tensor {name!r} has an unknown dtype {entry.get('dtype')!r}") from None
-    shape = entry.get("shape")
-    _require(isinstance(shape, list) and len(shape) <= 32 and all(
-        isinstance(d, int) and not isinstance(d, bool) and 0 <= d < 2**40 for d in shape),
-        f"tensor {name!r} has a malformed shape")
-    count = 1
-    for d in shape:
-        count *= d
-    _require(entry.get("file") == f"tensors/{name}.bin", f"tensor {name!r} points at a wrong entry")
-    data = _read(archive, entry["file"], count * dtype.itemsize)
-    _require(len(data) == count * dtype.itemsize,
-             f"tensor {name!r} holds {len(data)} bytes, its shape and dtype need {count * dtype.itemsize}")
-    _require(hashlib.sha256(data).hexdigest() == entry.get("sha256"),
-             f"tensor {name!r} fails its checksum: the file is damaged")
-    array = np.frombuffer(data, dtype=dtype).reshape(shape).astype(dtype.newbyteorder("="))
-    array.flags.writeable = False
-    return array
+def _check_op_table(manifest: dict) -> dict[str, int]:
+    ops = _field(manifest, "ops", dict, "the manifest")
+    known = op_versions()
+    writer = manifest["jitc_version"]
+    for name, version in ops.items():
+        _require(_OP_NAME.fullmatch(name) is not None, f"the op table names a malformed op {name[:80]!r}")
+        _require(_is_int(version, 1, 2**31), f"op {name} has a malformed version {version!r}")
+        _require(name in known, f"the file uses op {name}, which this jitc ({_jitc_version()}) "
+                 f"does not know; it was written by jitc {writer}")
+        _require(version <= known[name], f"the file uses op {name} at version {version}, newer than "
+                 f"this jitc's ({_jitc_version()}) version {known[name]}; it was written by jitc {writer}")
+        _require(version == known[name], f"the file uses op {name} at version {version}; this jitc "
+                 f"has version {known[name]} and no upgrader from {version}")
+    return dict(ops)
 
 
-def _read_graph(archive: zipfile.ZipFile, entry: Any, tensors: dict) -> Graph:
-    _require(isinstance(entry, str) and re.fullmatch(r"graphs/\d{1,6}\.ir", entry) is not None,
-             f"graph entry {entry!r} is not allowed")
-    try:
-        text = _read(archive, entry, _MAX_GRAPH_BYTES).decode("utf-8")
-        graph = parse_graph(text, tensors)
-        verify(graph)
-    except UnicodeDecodeError:
-        raise LoadError(f"{entry} is not UTF-8 text") from None
-    except (IRError, RecursionError) as error:
-        raise LoadError(f"{entry} does not hold a valid graph: {error}") from None
-    return graph
+class _Reader:
+    """Reads and checks one file. The file is mapped read-only; tensors
+    are views of that mapping."""
 
+    def __init__(self, path: str, file):
+        self.path = path
+        self.size = os.fstat(file.fileno()).st_size
+        _require(self.size > 0, "the file is empty")
+        self.mapping = mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ)
+        self.archive = zipfile.ZipFile(file)
+        self.infos: dict[str, zipfile.ZipInfo] = {}
+        infos = self.archive.infolist()
+        _require(len(infos) <= _MAX_ENTRIES, f"the file has {len(infos)} entries, too many")
+        for info in infos:
+            _require(info.filename not in self.infos, f"the file has two entries named {info.filename!r}")
+            _require(info.compress_type == zipfile.ZIP_STORED,
+                     f"entry {info.filename!r} is compressed; jitc stores every entry uncompressed")
+            _require(not info.flag_bits & 0x1, f"entry {info.filename!r} is encrypted")
+            _require(info.file_size == info.compress_size and 0 <= info.header_offset < self.size
+                     and info.file_size <= self.size,
+                     f"entry {info.filename!r} has inconsistent sizes")
+            self.infos[info.filename] = info
+        self.used: set[str] = set()
 
-def _read_parameters(manifest: dict) -> list[inspect.Parameter]:
-    parameters = []
-    for entry in manifest["parameters"]:
-        _require(isinstance(entry, dict) and isinstance(entry.get("name"), str)
-                 and entry["name"].isidentifier(), "a parameter entry is malformed")
-        default = entry.get("default", inspect.Parameter.empty)
-        _require(default is inspect.Parameter.empty or isinstance(default, _DEFAULT_TYPES),
-                 f"parameter {entry['name']!r} has a malformed default")
+    def info(self, name: Any) -> zipfile.ZipInfo:
+        _require(isinstance(name, str) and name in self.infos,
+                 f"the file has no entry {str(name)[:200]!r}")
+        _require(name not in self.used, f"entry {name!r} is named twice in the manifest")
+        self.used.add(name)
+        return self.infos[name]
+
+    def read(self, name: Any, limit: int, sha256: Any = None) -> bytes:
+        info = self.info(name)
+        _require(info.file_size <= limit, f"entry {name!r} is too large ({info.file_size} bytes)")
+        data = self.archive.read(info)  # checks the local header's name and the CRC
+        _require(len(data) == info.file_size, f"entry {name!r} is truncated")
+        if sha256 is not None:
+            _require(isinstance(sha256, str) and _SHA256.fullmatch(sha256) is not None,
+                     f"entry {name!r} has a malformed sha256")
+            _require(_sha256(data) == sha256, f"entry {name!r} fails its sha256 checksum: the file is damaged")
+        return data
+
+    def data_offset(self, info: zipfile.ZipInfo) -> int:
+        """Where an entry's bytes start, read from its local header."""
+        start = info.header_offset
+        _require(start + _LOCAL_HEADER.size <= self.size, f"entry {info.filename!r} lies outside the file")
+        fields = _LOCAL_HEADER.unpack_from(self.mapping, start)
+        signature, flags, method, name_length, extra_length = fields[0], fields[3], fields[4], fields[10], fields[11]
+        _require(signature == _LOCAL_HEADER_SIGNATURE, f"entry {info.filename!r} has a damaged local header")
+        _require(method == zipfile.ZIP_STORED and not flags & 0x1,
+                 f"entry {info.filename!r}: its local header says compressed or encrypted")
+        name_start = start + _LOCAL_HEADER.size
+        _require(self.mapping[name_start:name_start + name_length] == info.filename.encode("ascii", "replace"),
+                 f"entry {info.filename!r}: its local header names another file")
+        offset = name_start + name_length + extra_length
+        _require(offset + info.file_size <= self.size, f"entry {info.filename!r} runs past the end of the file")
+        return offset
+
+    # -- manifest ------------------------------------------------------------------------------
+    def manifest(self) -> dict:
+        data = self.read(MANIFEST, _MAX_MANIFEST_BYTES)
         try:
-            parameters.append(inspect.Parameter(entry["name"], inspect.Parameter.POSITIONAL_OR_KEYWORD,
-                                                default=default))
+            manifest = json.loads(data.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError, RecursionError) as error:
+            raise LoadError(f"manifest.json is not valid JSON: {str(error)[:200]}") from None
+        _require(isinstance(manifest, dict) and manifest.get("format") == FORMAT_NAME,
+                 "not a jitc model file (manifest.json lacks the format marker)")
+        return manifest
+
+    # -- tensors ---------------------------------------------------------------------------------
+    def tensor(self, index: int, entry: Any) -> np.ndarray:
+        where = f"tensor {index}"
+        _require(isinstance(entry, dict), f"{where} has a malformed entry")
+        file = entry.get("file")
+        _require(file == f"tensors/{index}.bin", f"{where} points at a wrong entry {str(file)[:200]!r}")
+        try:
+            dtype = DType(entry.get("dtype")).numpy.newbyteorder("<")
+        except (ValueError, TypeError):
+            raise LoadError(f"{where} has an unknown dtype {str(entry.get('dtype'))[:40]!r}") from None
+        shape = entry.get("shape")
+        _require(isinstance(shape, list) and len(shape) <= _MAX_RANK
+                 and all(_is_int(d, 0, 2**48) for d in shape), f"{where} has a malformed shape")
+        nbytes = math.prod(shape) * dtype.itemsize
+        _require(entry.get("nbytes") == nbytes and _is_int(entry.get("nbytes")),
+                 f"{where}: 'nbytes' does not match its shape {shape} and dtype {dtype.name}")
+        info = self.info(file)
+        _require(info.file_size == nbytes,
+                 f"{where} holds {info.file_size} bytes, its shape and dtype need {nbytes}")
+        offset = self.data_offset(info)
+        _require(entry.get("offset") == offset and _is_int(offset),
+                 f"{where}: its offset in the manifest ({str(entry.get('offset'))[:40]}) is not where "
+                 f"its bytes are ({offset})")
+        _require(offset % ALIGNMENT == 0, f"{where} is not aligned to {ALIGNMENT} bytes")
+        digest = entry.get("sha256")
+        _require(isinstance(digest, str) and _SHA256.fullmatch(digest) is not None,
+                 f"{where} has a malformed sha256")
+        with memoryview(self.mapping) as view:
+            _require(_sha256(view[offset:offset + nbytes]) == digest,
+                     f"{where} ({file}) fails its sha256 checksum: the file is damaged")
+        if nbytes == 0:
+            array = np.empty(shape, dtype)
+        else:
+            array = np.frombuffer(self.mapping, dtype, math.prod(shape), offset).reshape(shape)
+        if sys.byteorder == "big":
+            array = array.astype(dtype.newbyteorder("="))  # the one case that copies
+        array.flags.writeable = False
+        return array
+
+    # -- graphs ---------------------------------------------------------------------------------
+    def graph(self, record: Any, where: str, tensors: list[np.ndarray], ops: dict[str, int]) -> Graph:
+        _require(isinstance(record, dict), f"{where} has a malformed entry")
+        file = record.get("file")
+        table = _field(record, "tensors", dict, where)
+        named = {}
+        for name, index in table.items():
+            _require(_TENSOR_NAME.fullmatch(name) is not None, f"{where}: tensor name {name[:200]!r} is not allowed")
+            _require(_is_int(index, 0, len(tensors) - 1), f"{where}: tensor @{name} points at no tensor")
+            named[name] = tensors[index]
+        text = self.read(file, _MAX_GRAPH_BYTES, _field(record, "sha256", str, where))
+        try:
+            graph = parse_graph(text.decode("utf-8"), named)
+            verify(graph)
+        except UnicodeDecodeError:
+            raise LoadError(f"{file} is not UTF-8 text") from None
+        except (IRError, RecursionError, ValueError, OverflowError) as error:
+            raise LoadError(f"{file} does not hold a valid graph: {str(error)[:500]}") from None
+        for node in graph.walk():
+            _require(node.kind in ops, f"{file} uses op {node.kind}, which the file's op table does not list")
+        for key, values in (("inputs", graph.params), ("outputs", graph.returns)):
+            _require(_field(record, key, list, where) == [str(v.type) for v in values],
+                     f"{where}: the manifest's {key} do not match the types in {file}")
+        return graph
+
+    def parameters(self, entries: list, where: str) -> list[inspect.Parameter]:
+        parameters = []
+        for entry in entries:
+            _require(isinstance(entry, dict) and isinstance(entry.get("name"), str)
+                     and entry["name"].isidentifier(), f"{where}: a parameter entry is malformed")
+            default = entry.get("default", inspect.Parameter.empty)
+            _require(default is inspect.Parameter.empty or isinstance(default, _DEFAULT_TYPES),
+                     f"{where}: parameter {entry['name']!r} has a malformed default")
+            try:
+                parameters.append(inspect.Parameter(entry["name"], inspect.Parameter.POSITIONAL_OR_KEYWORD,
+                                                    default=default))
+            except ValueError as error:
+                raise LoadError(f"{where}: the parameter list is malformed: {error}") from None
+        try:
+            inspect.Signature(parameters)
         except ValueError as error:
-            raise LoadError(f"the parameter list is malformed: {error}") from None
-    return parameters
+            raise LoadError(f"{where}: the parameter list is malformed: {error}") from None
+        return parameters
+
+    def entry_point(self, index: int, entry: Any, tensors: list, ops: dict) -> EntryPoint:
+        where = f"entry point {index}"
+        _require(isinstance(entry, dict), f"{where} is malformed")
+        name = _field(entry, "name", str, where)
+        _require(0 < len(name) <= 200 and name.isprintable(), f"{where} has a malformed name")
+        kind = _field(entry, "kind", str, where)
+        _require(kind == "function", f"{where} is a {kind[:40]!r}; this jitc loads functions only")
+        parameters = self.parameters(_list(entry, "parameters", where, 10_000), where)
+        arity = entry.get("output_arity")
+        _require(arity is None or _is_int(arity, 0, 10_000), f"{where}: 'output_arity' is malformed")
+        graphs = [self.graph(record, f"{where}, graph {i}", tensors, ops)
+                  for i, record in enumerate(_list(entry, "graphs", where))]
+        _require(len(graphs) > 0, f"{where} has no graph")
+        specializations = [self.graph(record, f"{where}, specialisation {i}", tensors, ops)
+                           for i, record in enumerate(_list(entry, "specializations", where))]
+        for graph in graphs + specializations:
+            _require(len(graph.params) == len(parameters),
+                     f"{where}: a graph takes {len(graph.params)} inputs, the entry point {len(parameters)}")
+            _require(len(graph.returns) == (1 if arity is None else arity),
+                     f"{where}: a graph returns {len(graph.returns)} values, 'output_arity' says {arity}")
+        return EntryPoint(name, kind, parameters, arity, graphs, specializations)
+
+    def extra_files(self, entries: list) -> dict[str, bytes]:
+        files = {}
+        for entry in entries:
+            _require(isinstance(entry, dict), "an extra_files entry is malformed")
+            name = _field(entry, "name", str, "an extra_files entry")
+            _require(_EXTRA_NAME.fullmatch(name) is not None and name not in files,
+                     f"extra file name {name[:200]!r} is not allowed")
+            _require(entry.get("file") == f"extra/{name}", f"extra file {name!r} points at a wrong entry")
+            data = self.read(entry["file"], self.size, _field(entry, "sha256", str, f"extra file {name!r}"))
+            _require(entry.get("size") == len(data), f"extra file {name!r} has a wrong size")
+            files[name] = data
+        return files
+
+    def native(self, entries: list) -> list[dict]:
+        """Reserved for cached object code: checked and listed, never loaded yet."""
+        native = []
+        for entry in entries:
+            _require(isinstance(entry, dict), "a native entry is malformed")
+            target = _field(entry, "target", str, "a native entry")
+            _require(_TARGET_NAME.fullmatch(target) is not None, "a native entry has a malformed target")
+            file = entry.get("file")
+            _require(isinstance(file, str) and re.fullmatch(r"native/[A-Za-z0-9_.\-]{1,200}", file) is not None,
+                     f"native code for {target!r} points at a wrong entry")
+            data = self.read(file, self.size, _field(entry, "sha256", str, f"native code for {target!r}"))
+            native.append({"target": target, "file": file, "size": len(data)})
+        return native
+
+    def model(self) -> ModelFile:
+        manifest = self.manifest()
+        version = _check_version(manifest)
+        ops = _check_op_table(manifest)
+        tensors = [self.tensor(index, entry)
+                   for index, entry in enumerate(_list(manifest, "tensors", "the manifest"))]
+        entry_points = [self.entry_point(index, entry, tensors, ops)
+                        for index, entry in enumerate(_list(manifest, "entry_points", "the manifest", 1000))]
+        _require(len(entry_points) > 0, "the file has no entry point")
+        extra = self.extra_files(_list(manifest, "extra_files", "the manifest"))
+        native = self.native(_list(manifest, "native", "the manifest"))
+        unexpected = sorted(set(self.infos) - self.used)
+        _require(not unexpected, f"the file holds entries the manifest does not name: "
+                 f"{', '.join(repr(name[:200]) for name in unexpected[:5])}")
+        return ModelFile(self.path, version, manifest["jitc_version"], entry_points, tensors, ops,
+                         extra, native)
 
 
-def load(path: str | os.PathLike, backend: str | None = None):
+_DAMAGE = (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, OSError, EOFError, ValueError,
+           NotImplementedError, struct.error, OverflowError, RuntimeError, KeyError, IndexError)
+
+
+def read_model(path: str | os.PathLike) -> ModelFile:
+    """Read and check every part of a model file; `LoadError` names the
+    first thing that is wrong."""
+    try:
+        shown = repr(os.fspath(path))
+    except TypeError:
+        raise TypeError(f"jitc.load() expects a path, got {type(path).__name__}") from None
+    try:
+        file = open(path, "rb")
+    except OSError as error:
+        raise LoadError(f"cannot open {shown}: {error.strerror or error}") from None
+    try:
+        with file:
+            try:
+                reader = _Reader(os.fspath(path), file)
+            except (zipfile.BadZipFile, ValueError, OSError, EOFError, struct.error, OverflowError) as error:
+                raise LoadError(f"cannot open {shown} as a jitc model: {str(error)[:200]}") from None
+            with reader.archive:
+                return reader.model()
+    except LoadError as error:
+        raise LoadError(f"{shown}: {error}") from None
+    except _DAMAGE as error:
+        raise LoadError(f"{shown} is damaged: {type(error).__name__}: {str(error)[:200]}") from None
+
+
+def load(path: str | os.PathLike, backend: str | None = None, *,
+         extra_files: MutableMapping[str, Any] | None = None):
     """Read a model written by `jitc.save`; returns a callable like the
-    saved one. A damaged or newer file raises `LoadError`."""
+    saved one. `extra_files` ({name: anything}) is filled in place with
+    the bytes of each named extra file the model holds (names it does not
+    hold keep their value). A damaged or newer file raises `LoadError`."""
     from .function import LoadedFunction
-    try:
-        archive = zipfile.ZipFile(path)
-    except (zipfile.BadZipFile, OSError, ValueError) as error:
-        raise LoadError(f"cannot open {os.fspath(path)!r} as a jitc model: {error}") from None
-    try:
-        with archive:
-            manifest = _read_manifest(archive)
-            tensors = {name: _read_tensor(archive, name, entry)
-                       for name, entry in manifest["tensors"].items()}
-            graphs = [_read_graph(archive, entry, tensors) for entry in manifest["graphs"]]
-            parameters = _read_parameters(manifest)
-    except LoadError:
-        raise
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, OSError, EOFError, ValueError,
-            NotImplementedError) as error:
-        raise LoadError(f"{os.fspath(path)!r} is damaged: {error}") from None
-    _require(len(graphs) > 0, "the file holds no graph")
-    for graph in graphs:
-        _require(len(graph.params) == len(parameters),
-                 "a graph's parameters do not match the entry point's")
-    return LoadedFunction(manifest["name"], parameters, graphs, manifest["output_arity"], backend)
+    model = read_model(path)
+    if len(model.entry_points) != 1:
+        raise LoadError(f"{os.fspath(path)!r} has {len(model.entry_points)} entry points; "
+                        "this jitc loads files with one (a function)")
+    entry = model.entry_points[0]
+    function = LoadedFunction(entry.name, entry.parameters, entry.graphs, entry.output_arity, backend)
+    # Kept for `jitc.save` to write again and for `jitc inspect`; dispatch compiles from the generic graphs.
+    function.saved_specializations = {tuple(p.type for p in g.params): g for g in entry.specializations}
+    if extra_files is not None:
+        for name in list(extra_files):
+            if name in model.extra_files:
+                extra_files[name] = model.extra_files[name]
+    return function

@@ -2,7 +2,9 @@
 sees the source, and damaged files that must end in LoadError."""
 from __future__ import annotations
 
+import hashlib
 import json
+import mmap
 import os
 import pathlib
 import subprocess
@@ -124,35 +126,6 @@ def test_not_a_zip_file(tmp_path):
         jitc.load(tmp_path / "junk.jitc")
 
 
-@settings(max_examples=300, deadline=None)
-@given(data=st.data())
-def test_mutated_files_end_in_load_error_or_load_cleanly(saved_model, tmp_path_factory, data):
-    """Flip, insert, delete bytes or truncate: loading either succeeds (the
-    change hit bytes nothing reads) or raises LoadError; nothing else."""
-    path, _ = saved_model
-    original = bytearray(path.read_bytes())
-    mutated = bytearray(original)
-    for _ in range(data.draw(st.integers(1, 4))):
-        if not mutated:
-            break
-        action = data.draw(st.sampled_from(["flip", "truncate", "insert", "delete"]))
-        position = data.draw(st.integers(0, max(len(mutated) - 1, 0)))
-        if action == "flip":
-            mutated[position] ^= data.draw(st.integers(1, 255))
-        elif action == "truncate":
-            del mutated[position:]
-        elif action == "insert":
-            mutated[position:position] = data.draw(st.binary(min_size=1, max_size=8))
-        else:
-            del mutated[position]
-    target = tmp_path_factory.mktemp("fuzz") / "mutated.jitc"
-    target.write_bytes(bytes(mutated))
-    try:
-        jitc.load(target, backend="interpreter")
-    except jitc.LoadError:
-        pass
-
-
 def test_saving_refuses_defaults_it_cannot_store(tmp_path):
     rng = np.random.default_rng(4)
     traced = jitc.trace(mlp, _mlp_inputs(rng), backend="interpreter")
@@ -160,3 +133,365 @@ def test_saving_refuses_defaults_it_cannot_store(tmp_path):
         p.replace(default=object()) if p.name == "b2" else p for p in traced.signature.parameters.values()])
     with pytest.raises(TypeError, match="default value of parameter 'b2'"):
         jitc.save(traced, pathlib.Path(tmp_path) / "bad.jitc")
+
+
+# -- format version 2: what the file holds ---------------------------------------------------------
+def _rewrite(source: pathlib.Path, target: pathlib.Path, change=lambda name, data: data, add=()):
+    """Copy a model entry by entry (local headers keep their size, so tensor
+    offsets stay put); `change` returns new bytes or None to drop an entry."""
+    with zipfile.ZipFile(source) as old, zipfile.ZipFile(target, "w") as new:
+        for item in old.infolist():
+            data = change(item.filename, old.read(item))
+            if data is not None:
+                new.writestr(item, data)
+        for name, data in add:
+            new.writestr(name, data)
+    return target
+
+
+def _edit_manifest(source, target, edit):
+    def change(name, data):
+        if name != "manifest.json":
+            return data
+        manifest = json.loads(data)
+        edit(manifest)
+        return json.dumps(manifest).encode()
+    return _rewrite(source, target, change)
+
+
+def _manifest(path) -> dict:
+    with zipfile.ZipFile(path) as archive:
+        return json.loads(archive.read("manifest.json"))
+
+
+def scaled_tanh(x, w, scale: float = 2.0, shift: int = 1):
+    return np.tanh(x @ w) * scale + shift
+
+
+@pytest.fixture(scope="module")
+def scripted_model(tmp_path_factory):
+    """A scripted function called with two signatures, so two specialised
+    graphs are saved beside the generic ones."""
+    function = jitc.script(scaled_tanh, backend="interpreter")
+    rng = np.random.default_rng(5)
+    for dtype in (np.float64, np.float32):
+        function(rng.standard_normal((3, 4)).astype(dtype), rng.standard_normal((4, 2)).astype(dtype))
+    path = tmp_path_factory.mktemp("scripted") / "scaled_tanh.jitc"
+    jitc.save(function, path, extra_files={"vocab.txt": "a b c", "config.json": b'{"k": 1}'})
+    return path, function
+
+
+def test_manifest_describes_entry_points_versions_and_ops(scripted_model):
+    path, function = scripted_model
+    manifest = _manifest(path)
+    assert (manifest["format"], manifest["format_version"]) == ("jitc-model", 2)
+    assert manifest["jitc_version"] == jitc.__version__
+    [entry] = manifest["entry_points"]
+    assert entry["name"] == "scaled_tanh" and entry["kind"] == "function"
+    assert entry["parameters"] == [{"name": "x"}, {"name": "w"}, {"name": "scale", "default": 2.0},
+                                   {"name": "shift", "default": 1}]
+    assert [g["inputs"] for g in entry["specializations"]] == [
+        ["Double(*, *)", "Double(*, *)", "float", "int"], ["Float(*, *)", "Float(*, *)", "float", "int"]]
+    assert all(len(g["outputs"]) == 1 for g in entry["graphs"] + entry["specializations"])
+    assert {"np::matmul", "np::tanh"} <= set(manifest["ops"]) and set(manifest["ops"].values()) == {1}
+    assert manifest["native"] == []
+    assert [e["name"] for e in manifest["extra_files"]] == ["vocab.txt", "config.json"]
+
+
+def test_specializations_round_trip_and_survive_a_second_save(scripted_model, tmp_path):
+    path, function = scripted_model
+    loaded = jitc.load(path, backend="interpreter")
+    originals = {s.types: str(s.graph) for s in function.specializations()}
+    assert {types: str(graph) for types, graph in loaded.saved_specializations.items()} == originals
+    jitc.save(loaded, tmp_path / "again.jitc")
+    again = jitc.load(tmp_path / "again.jitc")
+    assert {types: str(graph) for types, graph in again.saved_specializations.items()} == originals
+
+
+def test_defaults_and_argument_names_survive(scripted_model):
+    path, _ = scripted_model
+    loaded = jitc.load(path, backend="interpreter")
+    assert str(loaded.signature) == "(x, w, scale=2.0, shift=1)"
+    rng = np.random.default_rng(6)
+    x, w = rng.standard_normal((2, 4)), rng.standard_normal((4, 2))
+    assert_same(loaded(x, w), scaled_tanh(x, w))
+    assert_same(loaded(x, w=w, shift=3), scaled_tanh(x, w, shift=3))
+
+
+def test_source_locations_survive_and_point_at_the_defining_file(scripted_model):
+    path, function = scripted_model
+    loaded = jitc.load(path)
+    sources = [node.source for node in loaded.graph.walk() if node.kind == "np::tanh"]
+    assert sources and sources[0].filename == __file__
+    original = next(node.source for node in function.graph.walk() if node.kind == "np::tanh")
+    assert sources[0] == original
+    message = jitc.errors.format_with_source("error in the loaded model", sources[0])
+    assert "return np.tanh(x @ w) * scale + shift" in message
+
+
+def test_tensors_are_mapped_read_only_without_copies(saved_model):
+    path, _ = saved_model
+    loaded = jitc.load(path)
+    arrays = list(loaded.graph.tensors.values())
+    assert arrays
+    manifest = _manifest(path)
+    raw = path.read_bytes()
+    for array, entry in zip(arrays, manifest["tensors"]):
+        assert not array.flags.writeable
+        with pytest.raises(ValueError):
+            array[...] = 0
+        base = array
+        while base is not None and not isinstance(base, mmap.mmap):
+            base = base.obj if isinstance(base, memoryview) else base.base
+        assert isinstance(base, mmap.mmap)
+        assert entry["offset"] % 64 == 0
+        assert raw[entry["offset"]:entry["offset"] + entry["nbytes"]] == array.astype("<f8").tobytes()
+
+
+def test_saving_is_deterministic(tmp_path):
+    rng = np.random.default_rng(7)
+    _, traced = _affine_with_weights(rng)
+    jitc.save(traced, tmp_path / "a.jitc")
+    jitc.save(traced, tmp_path / "b.jitc")
+    assert (tmp_path / "a.jitc").read_bytes() == (tmp_path / "b.jitc").read_bytes()
+
+
+def test_extra_files_fill_the_given_dict(scripted_model):
+    path, _ = scripted_model
+    extra = {"vocab.txt": "", "config.json": "", "absent.txt": "kept"}
+    jitc.load(path, extra_files=extra)
+    assert extra == {"vocab.txt": b"a b c", "config.json": b'{"k": 1}', "absent.txt": "kept"}
+
+
+@pytest.mark.parametrize("name", ["../escape", "a/b", ".hidden", "", "x" * 201])
+def test_extra_file_names_are_checked_when_saving(saved_model, tmp_path, name):
+    loaded = jitc.load(saved_model[0])
+    with pytest.raises(ValueError, match="extra file name"):
+        jitc.save(loaded, tmp_path / "bad.jitc", extra_files={name: b""})
+
+
+def test_format_version_1_is_refused_with_advice(saved_model, tmp_path):
+    copy = _edit_manifest(saved_model[0], tmp_path / "v1.jitc", lambda m: m.update(format_version=1))
+    with pytest.raises(jitc.LoadError, match="format version 1 .*save it again"):
+        jitc.load(copy)
+
+
+def test_newer_format_version_names_the_writer(saved_model, tmp_path):
+    copy = _edit_manifest(saved_model[0], tmp_path / "v3.jitc",
+                          lambda m: m.update(format_version=3, jitc_version="9.1.0"))
+    with pytest.raises(jitc.LoadError, match=r"format version 3, .*written by jitc 9\.1\.0"):
+        jitc.load(copy)
+
+
+def test_unknown_op_is_refused_by_name(saved_model, tmp_path):
+    copy = _edit_manifest(saved_model[0], tmp_path / "op.jitc", lambda m: m["ops"].update({"np::frobnicate": 1}))
+    with pytest.raises(jitc.LoadError, match="np::frobnicate, which this jitc .* does not know"):
+        jitc.load(copy)
+
+
+def test_newer_op_version_is_refused_by_name(saved_model, tmp_path):
+    copy = _edit_manifest(saved_model[0], tmp_path / "op.jitc", lambda m: m["ops"].update({"np::matmul": 2}))
+    with pytest.raises(jitc.LoadError, match="np::matmul at version 2, newer than"):
+        jitc.load(copy)
+
+
+def test_graph_op_missing_from_the_op_table_is_refused(saved_model, tmp_path):
+    copy = _edit_manifest(saved_model[0], tmp_path / "op.jitc", lambda m: m["ops"].pop("np::matmul"))
+    with pytest.raises(jitc.LoadError, match="uses op np::matmul, which the file's op table does not list"):
+        jitc.load(copy)
+
+
+def test_unexpected_and_compressed_entries_are_refused(saved_model, tmp_path):
+    extra = _rewrite(saved_model[0], tmp_path / "extra.jitc", add=[("payload.py", b"import os")])
+    with pytest.raises(jitc.LoadError, match="payload.py"):
+        jitc.load(extra)
+    compressed = tmp_path / "compressed.jitc"
+    with zipfile.ZipFile(saved_model[0]) as old, \
+            zipfile.ZipFile(compressed, "w", compression=zipfile.ZIP_DEFLATED) as new:
+        for item in old.infolist():
+            new.writestr(item.filename, old.read(item))
+    with pytest.raises(jitc.LoadError, match="compressed"):
+        jitc.load(compressed)
+
+
+def test_shape_edit_that_keeps_the_byte_count_is_caught(saved_model, tmp_path):
+    copy = _edit_manifest(saved_model[0], tmp_path / "shape.jitc",
+                          lambda m: m["tensors"][0].update(shape=m["tensors"][0]["shape"][::-1]))
+    with pytest.raises(jitc.LoadError, match="declared .* but @"):
+        jitc.load(copy)
+
+
+def test_native_section_is_checked_and_listed(saved_model, tmp_path):
+    from jitc.serialization import read_model
+    code = b"\x7fELF not really"
+    entry = {"target": "x86_64-unknown-linux-gnu skylake llvmlite-0.44", "file": "native/0.o",
+             "sha256": hashlib.sha256(code).hexdigest()}
+
+    def edit(manifest):
+        manifest["native"] = [entry]
+    copy = _edit_manifest(saved_model[0], tmp_path / "native.jitc", edit)
+    with zipfile.ZipFile(copy, "a") as archive:
+        archive.writestr("native/0.o", code)
+    assert read_model(copy).native == [{"target": entry["target"], "file": "native/0.o", "size": len(code)}]
+    missing = _edit_manifest(saved_model[0], tmp_path / "missing.jitc", edit)
+    with pytest.raises(jitc.LoadError, match="no entry 'native/0.o'"):
+        jitc.load(missing)
+
+
+# -- damaged files: every case ends in a loaded function or LoadError -----------------------------
+_FUZZ_WEIGHTS = np.arange(6.0).reshape(2, 3)
+
+
+def shifted(x, shift: float = 0.5):
+    return np.tanh(x @ _FUZZ_WEIGHTS) + shift
+
+
+@pytest.fixture(scope="module")
+def fuzz_model(tmp_path_factory):
+    """Small but with every part: two generic graphs (rank 1 and 2), their
+    two specialisations, a default, a tensor constant and an extra file."""
+    scripted = jitc.script(shifted, backend="interpreter")
+    scripted(np.ones((4, 2)))
+    scripted(np.ones(2))
+    path = tmp_path_factory.mktemp("fuzz") / "model.jitc"
+    jitc.save(scripted, path, extra_files={"notes": b"x"})
+    manifest = _manifest(path)
+    assert len(manifest["entry_points"][0]["graphs"]) >= 2  # with the one for the annotations alone
+    assert len(manifest["entry_points"][0]["specializations"]) == 2
+    assert manifest["tensors"] and manifest["extra_files"]
+    return path
+
+
+def _load_or_load_error(path):
+    try:
+        jitc.load(path, backend="interpreter")
+    except jitc.LoadError:
+        pass
+
+
+def test_random_byte_mutations_end_in_load_error(fuzz_model, tmp_path):
+    """Several thousand flips, truncations, insertions and deletions."""
+    import random
+    generator = random.Random(1234)
+    original = fuzz_model.read_bytes()
+    target = tmp_path / "mutated.jitc"
+    cases = int(os.environ.get("JITC_FUZZ_CASES", "3000"))
+    for case in range(cases):
+        mutated = bytearray(original)
+        for _ in range(generator.randint(1, 3)):
+            position = generator.randrange(len(mutated)) if mutated else 0
+            action = generator.choice(["flip", "flip", "truncate", "insert", "delete", "zero"])
+            if action == "flip":
+                mutated[position] ^= 1 << generator.randrange(8)
+            elif action == "truncate":
+                del mutated[position:]
+            elif action == "insert":
+                mutated[position:position] = generator.randbytes(generator.randint(1, 8))
+            elif action == "delete":
+                del mutated[position:position + generator.randint(1, 8)]
+            else:
+                mutated[position:position + 4] = bytes(len(mutated[position:position + 4]))
+        target.write_bytes(bytes(mutated))
+        _load_or_load_error(target)
+
+
+def test_mutated_graph_text_with_fixed_checksums_ends_in_load_error(fuzz_model, tmp_path):
+    """Mutate the IR text of one graph and write its new checksum into the
+    manifest, so the parser and verifier see the damage, not the checksum."""
+    import random
+    generator = random.Random(99)
+    with zipfile.ZipFile(fuzz_model) as archive:
+        entries = {item.filename: archive.read(item) for item in archive.infolist()}
+    graphs = [name for name in entries if name.endswith(".ir")]
+    target = tmp_path / "text.jitc"
+    cases = int(os.environ.get("JITC_FUZZ_CASES", "3000")) // 2
+    for case in range(cases):
+        name = generator.choice(graphs)
+        text = bytearray(entries[name])
+        for _ in range(generator.randint(1, 3)):
+            position = generator.randrange(len(text))
+            action = generator.choice(["replace", "delete", "insert", "duplicate"])
+            if action == "replace":
+                text[position] = generator.choice(b"%@()[],:=*-.#0123456789 \nabcxyzFDT")
+            elif action == "delete":
+                del text[position:position + generator.randint(1, 12)]
+            elif action == "insert":
+                text[position:position] = generator.choice(
+                    [b"(", b")", b"%x", b"%0", b"@c", b"99999999999999999999", b"-1", b"block0(", b"\n",
+                     b"np::add", b"Float(", b"List[", b"# a.py:1:2", b"prim::Loop", b"[axis=7]"])
+            else:
+                start = generator.randrange(len(text))
+                text[position:position] = text[start:start + generator.randint(1, 40)]
+        manifest = json.loads(entries["manifest.json"])
+        for record in manifest["entry_points"][0]["graphs"] + manifest["entry_points"][0]["specializations"]:
+            if record["file"] == name:
+                record["sha256"] = hashlib.sha256(bytes(text)).hexdigest()
+        changed = {**entries, name: bytes(text), "manifest.json": json.dumps(manifest).encode()}
+        _rewrite(fuzz_model, target, lambda entry, data: changed[entry])
+        _load_or_load_error(target)
+
+
+def test_swapped_and_dropped_entries_end_in_load_error(fuzz_model, tmp_path):
+    with zipfile.ZipFile(fuzz_model) as archive:
+        entries = {item.filename: archive.read(item) for item in archive.infolist()}
+    names = list(entries)
+    for first in names:
+        for second in names:
+            swapped = {n: entries[second] if n == first else entries[first] if n == second else entries[n]
+                       for n in names}
+            target = _rewrite(fuzz_model, tmp_path / "swapped.jitc", lambda n, d: swapped[n])
+            if entries[first] == entries[second]:  # the same entry, or a specialisation equal to its graph
+                jitc.load(target)
+                continue
+            with pytest.raises(jitc.LoadError):
+                jitc.load(target)
+        dropped = _rewrite(fuzz_model, tmp_path / "dropped.jitc", lambda n, d: None if n == first else d)
+        with pytest.raises(jitc.LoadError):
+            jitc.load(dropped)
+
+
+_JSON = st.recursive(st.none() | st.booleans() | st.integers(-2**70, 2**70) | st.floats()
+                     | st.text(max_size=12) | st.sampled_from(["graphs/0.ir", "tensors/0.bin", "float64",
+                                                               "np::add", "prim::Constant", "x"]),
+                     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner,
+                                                                                  max_size=4),
+                     max_leaves=10)
+
+
+def _paths(value, prefix=()):
+    yield prefix
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield from _paths(item, prefix + (key,))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _paths(item, prefix + (index,))
+
+
+@settings(max_examples=600, deadline=None)
+@given(data=st.data())
+def test_manifest_edits_end_in_load_error_or_load_cleanly(fuzz_model, tmp_path_factory, data):
+    """Replace, delete or add one field anywhere in the manifest."""
+    manifest = _manifest(fuzz_model)
+    paths = list(_paths(manifest))[1:]
+    for _ in range(data.draw(st.integers(1, 3))):
+        path = data.draw(st.sampled_from(paths))
+        parent = manifest
+        try:
+            for key in path[:-1]:
+                parent = parent[key]
+            action = data.draw(st.sampled_from(["replace", "delete", "add"]))
+            if action == "replace":
+                parent[path[-1]] = data.draw(_JSON)
+            elif action == "delete":
+                del parent[path[-1]]
+            elif isinstance(parent, dict):
+                parent[data.draw(st.text(max_size=8))] = data.draw(_JSON)
+            else:
+                parent.append(data.draw(_JSON))
+        except (KeyError, IndexError, TypeError):
+            continue  # an earlier edit removed or replaced this path
+    text = json.dumps(manifest)
+    target = tmp_path_factory.mktemp("manifest") / "edited.jitc"
+    _rewrite(fuzz_model, target, lambda name, old: text.encode() if name == "manifest.json" else old)
+    _load_or_load_error(target)
