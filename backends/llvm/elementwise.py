@@ -142,14 +142,16 @@ def elementwise_loop(em: FunctionEmitter, inputs: list, input_types: Sequence[Ty
     captures = [(v, TensorType(v.dtype, (ANY_DIM,) * v.rank) if isinstance(v, NativeTensor) else t)
                 for v, t in zip(operands + [out], list(input_types) + [None])]
 
+    reads, writes = em.separate_scopes()  # the output is a fresh buffer: no input aliases it
+
     def element(inner, value, pointer):
-        return inner.load(value.dtype, pointer) if isinstance(value, NativeTensor) else value
+        return inner.load(value.dtype, pointer, reads) if isinstance(value, NativeTensor) else value
 
     def flat_body(inner, values, i):
         *args, target = values
         loaded = [element(inner, v, inner.builder.gep(v.data, [i]) if isinstance(v, NativeTensor) else None)
                   for v in args]
-        inner.store(out_dtype, make_compute(inner)(loaded), inner.builder.gep(target.data, [i]))
+        inner.store(out_dtype, make_compute(inner)(loaded), inner.builder.gep(target.data, [i]), writes)
 
     def nested_body(inner, values, i):
         *args, target = values
@@ -157,7 +159,7 @@ def elementwise_loop(em: FunctionEmitter, inputs: list, input_types: Sequence[Ty
             index = [i, *rest]
             loaded = [element(inner, v, inner.element_pointer(v, index) if isinstance(v, NativeTensor) else None)
                       for v in args]
-            inner.store(out_dtype, make_compute(inner)(loaded), inner.element_pointer(target, index))
+            inner.store(out_dtype, make_compute(inner)(loaded), inner.element_pointer(target, index), writes)
 
     with b.if_else(flat) as (flat_case, nested_case):
         with flat_case:

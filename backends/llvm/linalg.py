@@ -40,6 +40,14 @@ def matmul(cg, node, inputs):
     em.raise_if(b.icmp_signed("!=", k, k2), "ValueError",
                 "matmul: Input operand 1 has a mismatch in its core dimension 0, with gufunc signature "
                 "(n?,k),(k,m?)->(n?,m?) (size {0} is different from {1})", [k2, k])
+    if y.rank == 2 and x.rank > 2:
+        # a stack of matrices times one matrix is one product of (batch * n) rows: one BLAS call
+        rows_first = em.contiguous(x)
+        rows = NativeTensor(x.dtype, rows_first.data, [em.product(x.shape[:-1]), k], [k, const(1)])
+        product = _matrix_product(cg, rows, y, loop_dtype, out_dtype)
+        shape = [*x.shape[:-1], m]
+        out = NativeTensor(out_dtype, product.data, shape, em.contiguous_strides(shape))
+        return [_result_view(node, inputs, out)]
     batch_rank = max(x.rank, y.rank) - 2
     x_batch = NativeTensor(x.dtype, x.data, x.shape[:-2], x.strides[:-2])
     y_batch = NativeTensor(y.dtype, y.data, y.shape[:-2], y.strides[:-2])
@@ -52,21 +60,39 @@ def matmul(cg, node, inputs):
                                    shape, t.strides[-2:])
                       for t, strides, shape in ((x, x_strides, [n, k]), (y, y_strides, [k, m]),
                                                 (out, out.strides[:-2], [n, m])))
-        if use_blas:
-            small = b.icmp_signed("<=", em.product([n, k, m]), const(SMALL_PRODUCT))
-            with b.if_else(small) as (loops, gemm):
-                with loops:
-                    _loops(em, xs, ys, os, loop_dtype)
-                with gemm:
-                    _gemm(cg, xs, ys, os)
-        else:
-            _loops(em, xs, ys, os, loop_dtype)
+        _product_into(cg, xs, ys, os, loop_dtype, use_blas)
+    return [_result_view(node, inputs, out)]
+
+
+def _result_view(node, inputs, out: NativeTensor) -> NativeTensor:
+    """The product without the dims 1-d operands were given for it."""
     keep = [a for a in range(out.rank)
             if not ((a == out.rank - 2 and inputs[0].rank == 1) or (a == out.rank - 1 and inputs[1].rank == 1))]
     shape = [out.shape[a] for a in keep]
-    out_type = node.output.type
-    shape = [const(d) if isinstance(d, int) else s for d, s in zip(out_type.shape, shape)]
-    return [NativeTensor(out.dtype, out.data, shape, [out.strides[a] for a in keep])]
+    shape = [const(d) if isinstance(d, int) else s for d, s in zip(node.output.type.shape, shape)]
+    return NativeTensor(out.dtype, out.data, shape, [out.strides[a] for a in keep])
+
+
+def _matrix_product(cg, x: NativeTensor, y: NativeTensor, loop_dtype: DType, out_dtype: DType) -> NativeTensor:
+    out = cg.em.allocate(out_dtype, [x.shape[0], y.shape[1]])
+    use_blas = (loop_dtype in (DType.FLOAT32, DType.FLOAT64) and x.dtype == y.dtype == loop_dtype == out_dtype
+                and gemm_available())
+    _product_into(cg, x, y, out, loop_dtype, use_blas)
+    return out
+
+
+def _product_into(cg, x: NativeTensor, y: NativeTensor, out: NativeTensor, loop_dtype: DType, use_blas: bool):
+    """out = x @ y for matrices: the BLAS, or loops where it is small or the dtypes are not BLAS's."""
+    em, b = cg.em, cg.builder
+    if not use_blas:
+        _loops(em, x, y, out, loop_dtype)
+        return
+    small = b.icmp_signed("<=", em.product([x.shape[0], x.shape[1], y.shape[1]]), const(SMALL_PRODUCT))
+    with b.if_else(small) as (loops, gemm):
+        with loops:
+            _loops(em, x, y, out, loop_dtype)
+        with gemm:
+            _gemm(cg, x, y, out)
 
 
 # Below this many multiply-adds a loop nest beats the cost of calling the BLAS.
@@ -78,17 +104,18 @@ def _loops(em, x: NativeTensor, y: NativeTensor, out: NativeTensor, loop_dtype: 
     scalar = Scalar(em, loop_dtype, loop_dtype, python=False)
     multiply, add = SCALAR_LOWERINGS["np::multiply"], SCALAR_LOWERINGS["np::add"]
     n, k, m = x.shape[0], x.shape[1], y.shape[1]
+    reads, writes = em.separate_scopes()
     zero = em.cast(const(0), DType.INT64, out.dtype)
     with em.loop_nest([n, m], "zero") as index:
-        em.store(out.dtype, zero, em.element_pointer(out, index))
+        em.store(out.dtype, zero, em.element_pointer(out, index), writes)
     with em.for_range(n, "row") as i, em.for_range(k, "inner") as p:
-        a = em.cast(em.load(x.dtype, em.element_pointer(x, [i, p])), x.dtype, loop_dtype)
+        a = em.cast(em.load(x.dtype, em.element_pointer(x, [i, p]), reads), x.dtype, loop_dtype)
         with em.for_range(m, "column") as j:
             target = em.element_pointer(out, [i, j])
-            b_value = em.cast(em.load(y.dtype, em.element_pointer(y, [p, j])), y.dtype, loop_dtype)
-            total = add(scalar, em.cast(em.load(out.dtype, target), out.dtype, loop_dtype),
+            b_value = em.cast(em.load(y.dtype, em.element_pointer(y, [p, j]), reads), y.dtype, loop_dtype)
+            total = add(scalar, em.cast(em.load(out.dtype, target, writes), out.dtype, loop_dtype),
                         multiply(scalar, a, b_value))
-            em.store(out.dtype, em.cast(total, loop_dtype, out.dtype), target)
+            em.store(out.dtype, em.cast(total, loop_dtype, out.dtype), target, writes)
 
 
 _ROW_MAJOR, _NO_TRANS, _TRANS = 101, 111, 112
