@@ -54,6 +54,7 @@ _ALIGNMENT_EXTRA_ID = 0xD935  # the extra-field id Android's zipalign uses for t
 _ZIP_DATE = (1980, 1, 1, 0, 0, 0)  # a fixed date: saving the same function twice gives the same bytes
 _LOCAL_HEADER = struct.Struct("<4s2B4HL2L2H")
 _LOCAL_HEADER_SIGNATURE = b"PK\x03\x04"
+_GRAPH_ENTRY = re.compile(r"(graphs|specializations)/\d{1,6}\.ir")
 _TENSOR_NAME = re.compile(r"[A-Za-z0-9_.]{1,200}")
 _EXTRA_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]{0,199}")
 _OP_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*::[A-Za-z_][A-Za-z0-9_]*")
@@ -446,6 +447,8 @@ class _Reader:
     def graph(self, record: Any, where: str, tensors: list[np.ndarray], ops: dict[str, int]) -> Graph:
         _require(isinstance(record, dict), f"{where} has a malformed entry")
         file = record.get("file")
+        _require(isinstance(file, str) and _GRAPH_ENTRY.fullmatch(file) is not None,
+                 f"{where} points at a wrong entry {str(file)[:200]!r}")
         table = _field(record, "tensors", dict, where)
         named = {}
         for name, index in table.items():
