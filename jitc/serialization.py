@@ -556,8 +556,10 @@ class _Reader:
                          extra, native)
 
 
+# What zipfile and file reading raise on damaged archives.
 _DAMAGE = (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, OSError, EOFError, ValueError,
-           NotImplementedError, struct.error, OverflowError, RuntimeError, KeyError, IndexError)
+           NotImplementedError, struct.error, OverflowError)
+BUG_MARKER = "a bug in jitc's loader"
 
 
 def read_model(path: str | os.PathLike) -> ModelFile:
@@ -583,6 +585,9 @@ def read_model(path: str | os.PathLike) -> ModelFile:
         raise LoadError(f"{shown}: {error}") from None
     except _DAMAGE as error:
         raise LoadError(f"{shown} is damaged: {type(error).__name__}: {str(error)[:200]}") from None
+    except Exception as error:  # noqa: BLE001 - a file must never surface as another exception type
+        raise LoadError(f"{shown} could not be read ({type(error).__name__}: {str(error)[:200]}); "
+                        f"this is {BUG_MARKER}, please report it with the file") from error
 
 
 def load(path: str | os.PathLike, backend: str | None = None, *,
