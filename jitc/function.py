@@ -151,8 +151,10 @@ class CompiledFunction:
         return list(self._specializations.values())
 
     def compile_stats(self) -> list[dict]:
-        """Seconds spent per stage, for every compiled signature."""
-        return [{"signature": [str(t) for t in s.types], "backend": s.backend, **s.seconds}
+        """Seconds spent per stage, for every compiled signature, and where
+        its machine code came from (compiled, or the memory or disk cache)."""
+        return [{"signature": [str(t) for t in s.types], "backend": s.backend,
+                 "code_from": getattr(s.run, "origin", "compiled"), **s.seconds}
                 for s in self._specializations.values()]
 
     # -- compiling ---------------------------------------------------------------

@@ -1,9 +1,12 @@
 """Shared test settings. This folder is on sys.path (pytest puts a
 conftest's folder there), so tests import helpers as `support.*`."""
 import os
+import tempfile
 
 # The verifier runs after every pass in tests (see ir/passes/manager.py).
 os.environ.setdefault("JITC_VERIFY", "1")
+# Compiled code is cached in a folder of this run's own, never in the user's cache.
+os.environ.setdefault("JITC_CACHE_DIR", tempfile.mkdtemp(prefix="jitc-test-cache-"))
 
 from hypothesis import HealthCheck, settings
 

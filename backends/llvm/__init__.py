@@ -4,13 +4,15 @@ flat argument buffer (executable.py), or from Python directly through a
 generated C function (fastcall.py)."""
 from __future__ import annotations
 
-import numpy as np
+import threading
 
+from ...ir.attributes import TensorRef
 from ...ir.graph import Graph
 from ...ir.ops.registry import all_ops
-from . import capi, fastcall
-from .codegen import GraphCodegen
-from .engine import compile_module, unique_name
+from . import cache, capi, fastcall, parallel
+from .blas import gemm_available
+from .codegen import GraphCodegen, constant_array
+from .engine import CompiledModule, compile_module, load_object
 from .executable import NativeExecutable
 from .layout import slot_count
 from .lowerings import NODE_LOWERINGS
@@ -22,20 +24,52 @@ _CONTROL_FLOW = ("prim::If", "prim::Loop", "prim::FusionGroup")
 class LLVMBackend:
     name = "llvm"
 
+    def __init__(self):
+        self._compiled: dict[str, tuple[CompiledModule, cache.Entry]] = {}
+        self._lock = threading.Lock()
+
     def compile(self, graph: Graph) -> NativeExecutable:
-        codegen = GraphCodegen(graph, unique_name("jitc_entry"))
+        param_types, result_types = [p.type for p in graph.params], [v.type for v in graph.returns]
+        fast = capi.available() and fastcall.supports(param_types + result_types)
+        environment = (parallel.thread_count(), parallel.threads_available(), fast, gemm_available())
+        key = cache.cache_key(graph, environment)
+        with self._lock:
+            found, origin = self._compiled.get(key), "memory"
+            if found is None:
+                found, origin = self._from_disk(key), "disk"
+                if found is None:
+                    found, origin = self._compile(graph, key, fast), "compiled"
+                self._compiled[key] = found
+        compiled, entry = found
+        types = {node.attributes["value"].name: node.output.type for node in graph.walk()
+                 if node.kind == "prim::Constant" and isinstance(node.attributes["value"], TensorRef)}
+        constants = [constant_array(graph.tensors[name], types[name]) for name in entry.constant_keys]
+        executable = NativeExecutable(compiled, graph, constants, entry.errors, entry.entries)
+        executable.origin = origin
+        return executable
+
+    def _from_disk(self, key: str):
+        stored = cache.load(key)
+        if stored is None:
+            return None
+        entry, obj = stored
+        compiled = load_object(obj, entry.entries, entry.llvm_ir)
+        return None if compiled is None else (compiled, entry)
+
+    def _compile(self, graph: Graph, key: str, fast: bool):
+        codegen = GraphCodegen(graph, f"jitc_{key[:32]}")
         module = codegen.generate()
-        constant_pointers = np.array([c.ctypes.data for c in codegen.constants] or [0], dtype=np.int64)
         param_types, result_types = [p.type for p in graph.params], [v.type for v in graph.returns]
         entries = [codegen.entry]
-        if capi.available() and fastcall.supports(param_types + result_types):
+        if fast:
             entries.append(codegen.entry + "_fast")
             fastcall.emit_fast_entry(module, entries[1], module.globals[codegen.entry], param_types, result_types,
-                                     sum(map(slot_count, param_types)), sum(map(slot_count, result_types)),
-                                     constant_pointers.ctypes.data)
-        compiled = compile_module(module, entries)
-        return NativeExecutable(compiled, graph, codegen.constants, constant_pointers, codegen.errors,
-                                entries)
+                                     sum(map(slot_count, param_types)), sum(map(slot_count, result_types)))
+        compiled, obj = compile_module(module, entries)
+        entry = cache.Entry(entries, list(codegen.constant_keys), list(codegen.errors.entries), compiled.llvm_ir)
+        if all(name in graph.tensors for name in entry.constant_keys):  # literal constants are not cached
+            cache.store(key, entry, obj)
+        return compiled, entry
 
 
 def _unsupported_ops() -> dict[str, str]:

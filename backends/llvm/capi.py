@@ -102,8 +102,8 @@ _new_function.restype = ctypes.py_object
 _new_function.argtypes = [ctypes.c_void_p, ctypes.py_object, ctypes.py_object]
 
 
-def builtin_function(name: str, address: int):
-    """A Python builtin calling the METH_FASTCALL C function at `address`;
-    returns (function, what must stay alive with it)."""
+def builtin_function(name: str, address: int, bound):
+    """A Python builtin calling the METH_FASTCALL C function at `address`
+    with `bound` as its self; returns (function, what must stay alive with it)."""
     definition = _MethodDef(name.encode(), address, METH_FASTCALL, None)
-    return _new_function(ctypes.addressof(definition), None, None), definition
+    return _new_function(ctypes.addressof(definition), bound, None), definition

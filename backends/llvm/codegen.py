@@ -162,8 +162,7 @@ class GraphCodegen:
     def tensor_constant(self, key: str, array, type: TensorType) -> NativeTensor:
         """A read-only array the executable keeps alive and passes in by pointer."""
         if key not in self._constant_index:
-            array = np.asarray(array, dtype=type.dtype.numpy, order="C")  # ascontiguousarray makes 0-d 1-d
-            array.setflags(write=False)
+            array = constant_array(array, type)
             self._constant_index[key] = len(self.constants)
             self.constants.append(array)
         index = self._constant_index[key]
@@ -171,6 +170,11 @@ class GraphCodegen:
         array = self.constants[index]
         slots = [pointer, *map(const, array.shape), *(const(s // array.itemsize) for s in array.strides)]
         return unflatten(self.builder, slots, TensorType(type.dtype, array.shape))
+
+    @property
+    def constant_keys(self) -> list[str]:
+        """The names of the tensor constants, in the order the code reads them."""
+        return list(self._constant_index)
 
     # -- ownership of results -----------------------------------------------------------------------
     def take(self, value, type: Type):
@@ -220,3 +224,10 @@ class GraphCodegen:
             em.store_slots(flatten(b, owned, value.type.element), b.gep(record, [start]))
         return NativeList(value.type, record)
 
+
+def constant_array(array, type: TensorType) -> np.ndarray:
+    """A tensor constant as compiled code reads it: C-contiguous, of the
+    node's dtype, read-only (asarray, since ascontiguousarray makes 0-d 1-d)."""
+    array = np.asarray(array, dtype=type.dtype.numpy, order="C").view()  # a view: the graph's array stays writeable
+    array.setflags(write=False)
+    return array

@@ -1,7 +1,6 @@
 """One LLVM JIT per process: optimise a module for this CPU and load it."""
 from __future__ import annotations
 
-import itertools
 import threading
 from dataclasses import dataclass
 
@@ -11,14 +10,6 @@ from llvmlite import ir
 OPTIMIZATION_LEVEL = 3
 _lock = threading.Lock()
 _state: dict = {}
-_names = itertools.count()
-
-
-def unique_name(prefix: str) -> str:
-    """Symbols live in one process-wide JIT, so each module's entry is unique."""
-    return f"{prefix}_{next(_names)}"
-
-
 def _jit():
     if not _state:
         llvm.initialize_native_target()
@@ -45,8 +36,9 @@ class CompiledModule:
             return machine.emit_assembly(llvm.parse_assembly(self.llvm_ir))
 
 
-def compile_module(module: ir.Module, entries: list[str]) -> CompiledModule:
-    """Verify, optimise (O3, host CPU), load into the JIT; the addresses of `entries`."""
+def compile_module(module: ir.Module, entries: list[str]) -> tuple[CompiledModule, bytes]:
+    """Verify, optimise (O3, host CPU), load into the JIT: the addresses of
+    `entries`, and the object code (for the cache)."""
     with _lock:
         machine, engine = _jit()
         parsed = llvm.parse_assembly(str(module))
@@ -57,6 +49,17 @@ def compile_module(module: ir.Module, entries: list[str]) -> CompiledModule:
         builder = llvm.create_pass_builder(machine, options)
         builder.getModulePassManager().run(parsed, builder)
         text = str(parsed)
-        engine.add_module(parsed)
+        obj = machine.emit_object(parsed)
+        engine.add_object_file(llvm.ObjectFileRef.from_data(obj))
         engine.finalize_object()
-        return CompiledModule({name: engine.get_function_address(name) for name in entries}, text)
+        return CompiledModule({name: engine.get_function_address(name) for name in entries}, text), obj
+
+
+def load_object(obj: bytes, entries: list[str], llvm_ir: str) -> CompiledModule | None:
+    """Object code from the cache, loaded into the JIT; None if it does not define `entries`."""
+    with _lock:
+        _, engine = _jit()
+        engine.add_object_file(llvm.ObjectFileRef.from_data(obj))
+        engine.finalize_object()
+        addresses = {name: engine.get_function_address(name) for name in entries}
+    return CompiledModule(addresses, llvm_ir) if all(addresses.values()) else None

@@ -41,8 +41,7 @@ class _MallocBuffer:
 class NativeExecutable:
     """A compiled specialisation; callable like the backend contract says."""
 
-    def __init__(self, compiled, graph, constants: Sequence[np.ndarray], constant_pointers: np.ndarray, errors,
-                 entries: list[str]):
+    def __init__(self, compiled, graph, constants: Sequence[np.ndarray], errors, entries: list[str]):
         self._compiled = compiled
         self._entry = _ENTRY_TYPE(compiled.addresses[entries[0]])
         self._param_types = [p.type for p in graph.params]
@@ -51,11 +50,12 @@ class NativeExecutable:
         self._arg_slots = sum(slot_count(t) for t in self._param_types)
         self._result_slots = sum(slot_count(t) for t in self._result_types)
         self._constants = list(constants)  # kept alive: native code reads them
-        self._constant_pointers = constant_pointers
-        self._errors = list(errors.entries)
+        self._constant_pointers = np.array([c.ctypes.data for c in constants] or [0], dtype=np.int64)
+        self._errors = list(errors)
         self.fast = None
         if len(entries) > 1:
-            self.fast, self._method_definition = builtin_function(graph.name, compiled.addresses[entries[1]])
+            self.fast, self._method_definition = builtin_function(graph.name, compiled.addresses[entries[1]],
+                                                                  self._constant_pointers)
 
     @property
     def llvm_ir(self) -> str:

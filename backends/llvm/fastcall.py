@@ -2,7 +2,7 @@
 that checks and unpacks its arguments, runs the graph with the GIL
 released, and builds the results, all without Python code.
 
-    PyObject *fast(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+    PyObject *fast(PyObject *constant_pointers, PyObject *const *args, Py_ssize_t nargs)
 
 It returns NotImplemented (running nothing) when the arguments are not
 exactly what this version was compiled for (another dtype, rank, size-1
@@ -71,10 +71,12 @@ class _Emitter:
 
 
 def emit_fast_entry(module: ir.Module, name: str, entry: ir.Function, param_types: list[Type],
-                    result_types: list[Type], arg_slots: int, result_slots: int, constants_address: int) -> None:
+                    result_types: list[Type], arg_slots: int, result_slots: int) -> None:
+    """`self` is the int64 array of the graph's constant pointers, so one
+    compiled entry serves every executable that shares its code."""
     e = _Emitter(module, name)
     b = e.builder
-    _, args, nargs = e.function.args
+    constant_pointers, args, nargs = e.function.args
     e.require(b.icmp_signed("==", nargs, const(len(param_types))))
     context = b.alloca(I64, size=CONTEXT_SLOTS)
     for slot in range(CONTEXT_SLOTS):
@@ -88,7 +90,7 @@ def emit_fast_entry(module: ir.Module, name: str, entry: ir.Function, param_type
             b.store(value, b.gep(slots, [const(position)]))
             position += 1
     state = e.call("PyEval_SaveThread", I8P, [], [])
-    constants = b.inttoptr(const(constants_address), I64P)
+    constants = b.bitcast(e.field(constant_pointers, capi.ARRAY_DATA, _OBJECT), I64P)
     code = b.call(entry, [context, slots, results, constants])
     e.call("PyEval_RestoreThread", VOID, [I8P], [state])
     failed = e.function.append_basic_block("failed")

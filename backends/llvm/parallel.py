@@ -41,7 +41,7 @@ def thread_count() -> int:
 
 
 @functools.cache
-def _threads_available() -> bool:
+def threads_available() -> bool:
     libc = ctypes.CDLL(None)
     try:
         for name in ("pthread_create", "pthread_join"):
@@ -63,7 +63,7 @@ def parallel_for(em: FunctionEmitter, count: ir.Value, work_per_item: ir.Value,
     closure = em.stack_slots(sum(slot_count(t) for _, t in captures), "closure")
     flat = [slot for value, type in captures for slot in flatten(b, value, type)]
     em.store_slots(flat, closure)
-    threads = thread_count() if _threads_available() else 1
+    threads = thread_count() if threads_available() else 1
     contexts = em.alloca_builder.alloca(I64, size=threads * CONTEXT_SLOTS, name="chunk_contexts")
     for slot in range(threads * CONTEXT_SLOTS):
         b.store(const(0), b.gep(contexts, [const(slot)]))

@@ -1,0 +1,104 @@
+"""The compilation cache: object code per graph, in memory and on disk.
+
+A key names everything the machine code depends on: the graph's text
+(without source locations), jitc, llvmlite and LLVM versions, the CPU and
+its features, the thread count, the Python and NumPy versions the native
+call path was built for. In one process a key compiles once; on disk an
+entry holds the object file and what is needed to call it, so a second
+process skips LLVM. An entry that fails its checksum or does not parse is
+deleted and rebuilt.
+
+JITC_CACHE_DIR picks the folder (default ~/.cache/jitc); JITC_DISABLE_CACHE=1
+turns the disk cache off.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import pathlib
+import sys
+import tempfile
+import zlib
+from dataclasses import dataclass
+
+import llvmlite
+import llvmlite.binding as llvm
+import numpy as np
+
+from ...ir.printer import print_graph
+
+MAGIC = b"jitc-object-v1\n"
+
+
+@dataclass
+class Entry:
+    """What a compiled graph needs besides the graph: where its code is."""
+
+    entries: list[str]          # symbol names: the entry, and the fast entry if any
+    constant_keys: list[str]    # tensor constants in the order the code reads them
+    errors: list[tuple[str, str]]
+    llvm_ir: str
+
+
+def cache_key(graph, environment: tuple) -> str:
+    import jitc
+    parts = [print_graph(graph, with_source=False), jitc.__version__, llvmlite.__version__,
+             ".".join(map(str, llvm.llvm_version_info)), llvm.get_host_cpu_name(),
+             llvm.get_host_cpu_features().flatten(), sys.version, np.__version__, repr(environment)]
+    return hashlib.sha256("\0".join(parts).encode()).hexdigest()
+
+
+def directory() -> pathlib.Path | None:
+    if os.environ.get("JITC_DISABLE_CACHE"):
+        return None
+    return pathlib.Path(os.environ.get("JITC_CACHE_DIR") or pathlib.Path.home() / ".cache" / "jitc")
+
+
+def load(key: str) -> tuple[Entry, bytes] | None:
+    """The entry for `key` on disk, or None (missing, damaged: then removed)."""
+    folder = directory()
+    if folder is None:
+        return None
+    path = folder / f"{key}.jitcobj"
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return None
+    try:
+        if not data.startswith(MAGIC) or len(data) < len(MAGIC) + 32 + 8:
+            raise ValueError("not a jitc object")
+        body, digest = data[len(MAGIC):-32], data[-32:]
+        if hashlib.sha256(body).digest() != digest:
+            raise ValueError("checksum")
+        meta_length = int.from_bytes(body[:8], "little")
+        meta = json.loads(zlib.decompress(body[8:8 + meta_length]))
+        entry = Entry(list(meta["entries"]), list(meta["constant_keys"]),
+                      [tuple(e) for e in meta["errors"]], meta["llvm_ir"])
+        if meta["key"] != key or not all(isinstance(n, str) for n in entry.entries + entry.constant_keys):
+            raise ValueError("fields")
+        return entry, body[8 + meta_length:]
+    except (ValueError, KeyError, TypeError, zlib.error):
+        try:
+            path.unlink()
+        except OSError:
+            pass
+        return None
+
+
+def store(key: str, entry: Entry, obj: bytes) -> None:
+    """Write atomically (a temporary file renamed into place); never raises."""
+    folder = directory()
+    if folder is None:
+        return
+    meta = zlib.compress(json.dumps({"key": key, "entries": entry.entries, "constant_keys": entry.constant_keys,
+                                     "errors": entry.errors, "llvm_ir": entry.llvm_ir}).encode())
+    body = len(meta).to_bytes(8, "little") + meta + obj
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(dir=folder, suffix=".tmp")
+        with os.fdopen(handle, "wb") as file:
+            file.write(MAGIC + body + hashlib.sha256(body).digest())
+        os.replace(temporary, folder / f"{key}.jitcobj")
+    except OSError:
+        pass
