@@ -81,22 +81,31 @@ def make_group(graph: Graph, members: list[Node]) -> Node:
     return group
 
 
-def _fuse_block(graph: Graph, block: Block) -> bool:
+def fuse_each_block(graph: Graph, block: Block, group_for) -> bool:
+    """Walk `block` and the blocks inside it from the last node up, making a
+    fusion group wherever `group_for(node)` gives its members."""
     changed = False
     for node in reversed(list(block.nodes)):
-        for inner in node.blocks:
-            if node.kind != FUSION_GROUP:
-                changed |= _fuse_block(graph, inner)
-        if node.block is not block or not is_fusible(node):
-            continue  # already taken into a group, or not elementwise
-        members = grow_group(node)
-        if len(members) > 1:
+        if node.kind != FUSION_GROUP:
+            for inner in node.blocks:
+                changed |= fuse_each_block(graph, inner, group_for)
+        if node.block is not block:
+            continue  # already taken into a group
+        members = group_for(node)
+        if members:
             make_group(graph, members)
             changed = True
     return changed
 
 
+def _elementwise_group(node: Node) -> list[Node] | None:
+    if not is_fusible(node):
+        return None
+    members = grow_group(node)
+    return members if len(members) > 1 else None
+
+
 @register_pass(level=2)
 def fuse_elementwise(graph: Graph) -> bool:
     """Group chains of elementwise tensor ops into prim::FusionGroup nodes."""
-    return _fuse_block(graph, graph.block)
+    return fuse_each_block(graph, graph.block, _elementwise_group)

@@ -16,10 +16,10 @@ when it holds at least one reduction (otherwise fuse_elementwise takes it).
 """
 from __future__ import annotations
 
-from ..graph import Block, Graph, Node
+from ..graph import Graph, Node
 from ..ops import get_op
 from ..types import TensorType
-from .fuse_elementwise import FUSION_GROUP, grow_group, is_fusible, make_group
+from .fuse_elementwise import fuse_each_block, grow_group, is_fusible
 from .manager import register_pass
 
 ROW_REDUCTIONS = frozenset({"np::sum", "np::mean", "np::max", "np::min"})
@@ -43,26 +43,17 @@ def _same_rank(rank: int):
     return fusible
 
 
-def _fuse_block(graph: Graph, block: Block) -> bool:
-    changed = False
-    for node in reversed(list(block.nodes)):
-        for inner in node.blocks:
-            if node.kind != FUSION_GROUP:
-                changed |= _fuse_block(graph, inner)
-        if node.block is not block or len(node.outputs) != 1 or not isinstance(node.output.type, TensorType):
-            continue
-        rank = node.output.type.rank
-        fusible = _same_rank(rank)
-        if not rank or not fusible(node):
-            continue
-        members = grow_group(node, fusible)
-        if any(is_row_reduction(member) for member in members) and len(members) > 1:
-            make_group(graph, members)
-            changed = True
-    return changed
+def _row_group(node: Node) -> list[Node] | None:
+    if len(node.outputs) != 1 or not isinstance(node.output.type, TensorType) or not node.output.type.rank:
+        return None
+    fusible = _same_rank(node.output.type.rank)
+    if not fusible(node):
+        return None
+    members = grow_group(node, fusible)
+    return members if len(members) > 1 and any(is_row_reduction(m) for m in members) else None
 
 
 @register_pass(level=2)
 def fuse_rows(graph: Graph) -> bool:
     """Group last-axis reductions with the elementwise ops around them, row by row."""
-    return _fuse_block(graph, graph.block)
+    return fuse_each_block(graph, graph.block, _row_group)
