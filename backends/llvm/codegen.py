@@ -20,6 +20,7 @@ from .. import UnsupportedOpError
 from .elementwise import lower_elementwise, lower_fusion_group
 from .emitter import ErrorTable, FunctionEmitter, const
 from .layout import I1, I8P, I32, I64, I64P, NativeList, NativeTensor, flatten, slot_count, unflatten
+from .lowerings import NODE_LOWERINGS
 from .prim_ops import list_element
 from .rows import is_row_group, lower_row_group
 from .runtime import libc
@@ -46,7 +47,6 @@ class GraphCodegen:
         return self.em.builder
 
     def generate(self) -> ir.Module:
-        from .lowerings import NODE_LOWERINGS  # noqa: F401  (registration)
         ctx, args, results, self._constants_arg = self.em.function.args
         env, offset = {}, 0
         for param in self.graph.params:
@@ -92,7 +92,6 @@ class GraphCodegen:
             if is_row_group(node):
                 return lower_row_group(self, node, inputs)
             return lower_fusion_group(self, node, inputs)
-        from .lowerings import NODE_LOWERINGS
         lowering = NODE_LOWERINGS.get(node.kind)
         if lowering is not None:
             return lowering(self, node, inputs)

@@ -9,7 +9,7 @@ from typing import Sequence
 from llvmlite import ir
 
 from ...ir.types import DType
-from .layout import F16, F32, F64, I1, I8, I8P, I64, I64P, NativeTensor, register_type, storage_type
+from .layout import F16, F32, F64, I1, I8, I8P, I64, NativeTensor, register_type, storage_type
 from .runtime import ERROR_ARG_OFFSET, ERROR_ARGS, emit_runtime
 
 
