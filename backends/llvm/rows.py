@@ -1,8 +1,11 @@
 """Row groups: a prim::FusionGroup holding last-axis reductions runs as one
-loop over rows; inside a row, elementwise ops are loops over the row (kept
-lazy and computed where they are used, unless used twice: then they are
-computed once into a row-sized scratch buffer that stays in cache) and
-reductions are loops that leave one value per row."""
+loop over rows (split across threads when large); inside a row, elementwise
+ops are loops over the row (kept lazy and computed where they are used,
+unless used twice: then they are computed once into a row-sized scratch
+buffer that stays in cache) and reductions are loops that leave one value
+per row. Each value has its own length along the row, so an input that
+NumPy broadcasts along the row (size 1 there at run time) is reduced over
+its one element, as NumPy does."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -15,16 +18,18 @@ from ...ir.types import ANY_DIM, INT, DType, TensorType
 from .elementwise import broadcast, element_dtypes, element_function
 from .emitter import const
 from .parallel import parallel_for
-from .layout import F64, NativeTensor, flatten, register_type, slot_count, unflatten
+from .layout import F64, NativeTensor, register_type
 from .prim_ops import python_constant
 from .scalar_ops import Scalar
 
 
 @dataclass
 class RowVector:
-    """A value with one element per position j of the row."""
+    """A value with `length` elements in each row (the row length, or 1
+    for a value broadcast along the row), element j given by `element`."""
 
     dtype: DType
+    length: ir.Value
     element: Callable[[ir.Value], ir.Value]
 
 
@@ -32,28 +37,20 @@ def is_row_group(node) -> bool:
     return any(get_op(inner.kind).group.name == "REDUCTION" for inner in node.blocks[0].nodes)
 
 
-def lower_row_group(cg, node, inputs: list) -> list:
-    """The row loop, when every input that may be a vector has the full row
-    length; otherwise (an input broadcast along the last axis at run time,
-    where a reduction would count its element N times) the group's ops one
-    by one, as if unfused."""
-    em, b = cg.em, cg.builder
-    tensors = [v for v in inputs if isinstance(v, NativeTensor)]
-    shape, strides = broadcast(em, tensors, node.output.type.rank)
-    full_rows = ir.Constant(ir.IntType(1), 1)
-    for value, param in zip(inputs, node.blocks[0].params):
-        if isinstance(value, NativeTensor) and _is_vector(param.type):
-            full_rows = b.and_(full_rows, b.icmp_signed("==", value.shape[-1], shape[-1]))
-    slots = em.stack_slots(slot_count(node.output.type), "row_group")
-    with b.if_else(full_rows) as (rowwise, unfused):
-        with rowwise:
-            result = _row_loop(cg, node, inputs, shape, strides)
-            em.store_slots(flatten(b, result, node.output.type), slots)
-        with unfused:
-            env = dict(zip(node.blocks[0].params, inputs))
-            result = cg.lower_block(node.blocks[0], env)[0]
-            em.store_slots(flatten(b, result, node.output.type), slots)
-    return [unflatten(b, em.load_slots(slots, slot_count(node.output.type)), node.output.type)]
+def _lengths(b: ir.IRBuilder, body, input_lengths: list) -> dict:
+    """The run-time length along the row of every value of the group:
+    inputs their last dim, reductions 1, elementwise ops the broadcast of
+    their operands' (already checked compatible: each is 1 or the row's)."""
+    lengths = dict(zip(body.params, input_lengths))
+    for node in body.nodes:
+        if node.kind == "prim::Constant" or get_op(node.kind).group.name == "REDUCTION":
+            lengths[node.output] = const(1)
+            continue
+        length = const(1)
+        for value in node.inputs:
+            length = b.select(b.icmp_signed("==", length, const(1)), lengths[value], length)
+        lengths[node.output] = length
+    return lengths
 
 
 class _InChunk:
@@ -64,51 +61,58 @@ class _InChunk:
         self.builder = em.builder
 
 
-def _row_loop(cg, node, inputs: list, shape: list, strides: list) -> NativeTensor:
+def lower_row_group(cg, node, inputs: list) -> list:
     em = cg.em
     body = node.blocks[0]
     out_type: TensorType = node.output.type
-    rows, length = shape[:-1], shape[-1]
-    out = em.allocate(out_type.dtype, [*rows, const(1) if out_type.shape[-1] == 1 else length])
-    views = iter([NativeTensor(t.dtype, t.data, shape, s) for t, s in
-                  zip([v for v in inputs if isinstance(v, NativeTensor)], strides)])
+    tensors = [v for v in inputs if isinstance(v, NativeTensor)]
+    shape, strides = broadcast(em, tensors, out_type.rank)
+    rows = shape[:-1]
+    input_lengths = [(v.shape[-1] if v.rank else const(1)) if isinstance(v, NativeTensor) else const(1)
+                     for v in inputs]
+    out_length = const(1) if out_type.shape[-1] == 1 else _lengths(em.builder, body, input_lengths)[body.returns[0]]
+    out = em.allocate(out_type.dtype, [*rows, out_length])
+    views = iter([NativeTensor(t.dtype, t.data, shape, s) for t, s in zip(tensors, strides)])
     operands = [next(views) if isinstance(v, NativeTensor) else v for v in inputs]
-    captures = [(v, TensorType(v.dtype, (ANY_DIM,) * v.rank) if isinstance(v, NativeTensor) else p.type)
-                for v, p in zip(operands + [out], body.params + [None])] + [(length, INT)]
+    captures = ([(v, TensorType(v.dtype, (ANY_DIM,) * v.rank) if isinstance(v, NativeTensor) else p.type)
+                 for v, p in zip(operands + [out], body.params + [None])] + [(n, INT) for n in input_lengths])
     uses = {value: len(value.uses) for inner in body.nodes for value in inner.outputs}
     buffered = [inner.output for inner in body.nodes  # vector values used more than once get a row buffer
                 if _is_vector(inner.output.type) and uses[inner.output] > 1 and inner.kind != "prim::Constant"]
+    count = len(inputs)
 
-    def scratch(inner, values):
-        return {value: inner.allocate(value.type.dtype, [values[-1]]) for value in buffered}
+    def prologue(inner, values):
+        lengths = _lengths(inner.builder, body, values[count + 1:])
+        return lengths, {value: inner.allocate(value.type.dtype, [lengths[value]]) for value in buffered}
 
     def rows_from(inner, values, first):
-        *args, target, n, buffers = values
+        args, target, (lengths, buffers) = values[:count], values[count], values[-1]
         with inner.loop_nest(target.shape[1:-1], "row") as rest:
             row = [first, *rest] if rows else []
             env = {}
             for param, value in zip(body.params, args):
                 if isinstance(value, NativeTensor):
                     start = inner.element_pointer(value, [*row, const(0)])
-                    env[param] = _row_of(inner, value.dtype, start, value.strides[-1], param.type)
+                    env[param] = _row_of(inner, value.dtype, start, value.strides[-1], param.type, lengths[param])
                 else:
                     env[param] = value
             context = _InChunk(inner)
             for node_ in body.nodes:
-                env[node_.output] = _lower_in_row(context, node_, env, n, buffers.get(node_.output))
-            _store_row(inner, env[body.returns[0]], inner.element_pointer(target, [*row, const(0)]), n, target.dtype)
+                env[node_.output] = _lower_in_row(context, node_, env, lengths, buffers.get(node_.output))
+            _store_row(inner, env[body.returns[0]], inner.element_pointer(target, [*row, const(0)]), target.dtype)
 
     if rows:
-        parallel_for(em, rows[0], em.builder.mul(em.product(rows[1:]), length), captures, rows_from, scratch)
+        work = em.builder.mul(em.product(rows[1:]), shape[-1])
+        parallel_for(em, rows[0], work, captures, rows_from, prologue)
     else:
         values = [v for v, _ in captures]
-        rows_from(em, values + [scratch(em, values)], None)
-    return out
+        rows_from(em, values + [prologue(em, values)], None)
+    return [out]
 
 
-def _store_row(em, result, target, length, dtype: DType) -> None:
+def _store_row(em, result, target, dtype: DType) -> None:
     if isinstance(result, RowVector):
-        with em.for_range(length, "out") as j:
+        with em.for_range(result.length, "out") as j:
             em.store(dtype, result.element(j), em.builder.gep(target, [j]))
     else:
         em.store(dtype, result, target)
@@ -118,42 +122,44 @@ def _is_vector(type) -> bool:
     return isinstance(type, TensorType) and type.shape[-1] != 1
 
 
-def _row_of(em, dtype: DType, start, stride, type):
+def _row_of(em, dtype: DType, start, stride, type, length):
     """An input's row: one element (a dim of 1, static) or a strided vector."""
     if not _is_vector(type):
         return em.load(dtype, start)
-    return RowVector(dtype, lambda j: em.load(dtype, em.builder.gep(start, [em.builder.mul(j, stride)])))
+    return RowVector(dtype, length, lambda j: em.load(dtype, em.builder.gep(start, [em.builder.mul(j, stride)])))
 
 
-def _lower_in_row(cg, node, env, length, buffer):
+def _lower_in_row(cg, node, env, lengths, buffer):
     em, b = cg.em, cg.builder
     if node.kind == "prim::Constant":
         return python_constant(node.attributes["value"], node.output.type)
     operands = [env[v] for v in node.inputs]
     if get_op(node.kind).group.name == "REDUCTION":
-        return _reduce_row(cg, node, operands[0], length)
+        return _reduce_row(cg, node, operands[0])
     compute = element_function(em, node.kind, [v.type for v in node.inputs], node.output.type)
     dtype = element_dtypes([node.output.type])[0]
     if not any(isinstance(v, RowVector) for v in operands):
         return compute(operands)
-    value = RowVector(dtype, lambda j: compute([v.element(j) if isinstance(v, RowVector) else v for v in operands]))
+    length = lengths[node.output]
+    value = RowVector(dtype, length,
+                      lambda j: compute([v.element(j) if isinstance(v, RowVector) else v for v in operands]))
     if buffer is None:
         return value
     with em.for_range(length, "fill") as j:
         em.store(dtype, value.element(j), b.gep(buffer.data, [j]))
-    return RowVector(dtype, lambda j: em.load(dtype, b.gep(buffer.data, [j])))
+    return RowVector(dtype, length, lambda j: em.load(dtype, b.gep(buffer.data, [j])))
 
 
 _FAST = ("reassoc", "nsz")  # reductions may be reordered: that is what lets LLVM vectorise them
 
 
-def _reduce_row(cg, node, vector: RowVector, length):
+def _reduce_row(cg, node, vector: RowVector):
     """sum/mean (float64 accumulator for floats) and max/min (NaN-propagating) over the row."""
     em, b = cg.em, cg.builder
     kind, out_dtype = node.kind, node.output.type.dtype
     if not isinstance(vector, RowVector):  # its last axis has size 1: the reduction is the element
         return em.cast(vector, element_dtypes([node.inputs[0].type])[0], out_dtype)
-    source = vector.dtype
+    source, length = vector.dtype, vector.length
     if kind in ("np::max", "np::min"):
         em.raise_if(b.icmp_signed("==", length, const(0)), "ValueError",
                     f"zero-size array to reduction operation {'maximum' if kind == 'np::max' else 'minimum'} "

@@ -69,7 +69,7 @@ def test_layouts_sizes_and_values(rows, length, leading, layout, scale):
     check(logsumexp, x)
 
 
-def test_an_input_broadcast_along_the_row_leaves_the_row_path():
+def test_an_input_broadcast_along_the_row_is_reduced_over_its_own_length():
     # x has one column at run time: its mean is itself, not the mean of gamma's length copies
     rng = np.random.default_rng(1)
     x, gamma, beta = rng.standard_normal((4, 1)), rng.random(7), rng.random(7)
@@ -81,6 +81,13 @@ def test_an_input_broadcast_along_the_row_leaves_the_row_path():
 
     check(scaled_sum, rng.standard_normal((3, 5)), rng.standard_normal(5))
     check(scaled_sum, rng.standard_normal((3, 5)), rng.standard_normal((3, 1)))
+
+    def centred_by_other(x, y):  # the result has x's single column, though y's rows are longer
+        return x - np.mean(y, axis=-1, keepdims=True) + np.sum(x * 2.0, axis=-1, keepdims=True)
+
+    check(centred_by_other, rng.standard_normal((4, 6)), rng.standard_normal((4, 6)))
+    check(centred_by_other, rng.standard_normal((4, 1)), rng.standard_normal((4, 6)))
+    check(centred_by_other, rng.standard_normal((4, 6)), rng.standard_normal((4, 1)))
 
 
 def test_nan_and_inf_propagate_like_numpy():
