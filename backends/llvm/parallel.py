@@ -61,23 +61,41 @@ def parallel_for(em: FunctionEmitter, count: ir.Value, work_per_item: ir.Value,
     chunk = _outline(em, captures, body, prologue)
     b = em.builder
     closure = em.stack_slots(sum(slot_count(t) for _, t in captures), "closure")
-    flat = [slot for value, type in captures for slot in flatten(b, value, type)]
-    em.store_slots(flat, closure)
+    em.store_slots([slot for value, type in captures for slot in flatten(b, value, type)], closure)
+    code = b.call(_runner(em), [em.ctx, b.bitcast(chunk, I8P), closure, count, work_per_item])
+    with b.if_then(b.icmp_signed("!=", code, ir.Constant(I32, 0)), likely=False):
+        em.fail_with(code)  # the runner left the error's arguments in ctx
+
+
+def _runner(em: FunctionEmitter) -> ir.Function:
+    """i32 jitc_parallel(ctx, chunk, closure, count, work): runs chunk over
+    [0, count) on as many threads as the work pays for (one per
+    MIN_WORK_PER_THREAD elements, at most thread_count()); returns the first
+    failing chunk's code with its error arguments copied into ctx. Emitted
+    once per module."""
+    module = em.module
+    existing = module.globals.get("jitc_parallel")
+    if existing is not None:
+        return existing
+    function = ir.Function(module, ir.FunctionType(I32, [I64P, I8P, I64P, I64, I64]), "jitc_parallel")
+    function.linkage = "internal"
+    runner = FunctionEmitter(module, function, em.errors)
+    b = runner.builder
+    ctx, chunk, closure, count, work_per_item = function.args
     threads = thread_count() if threads_available() else 1
-    contexts = em.alloca_builder.alloca(I64, size=threads * CONTEXT_SLOTS, name="chunk_contexts")
+    contexts = runner.alloca_builder.alloca(I64, size=threads * CONTEXT_SLOTS, name="chunk_contexts")
     for slot in range(threads * CONTEXT_SLOTS):
         b.store(const(0), b.gep(contexts, [const(slot)]))
     wanted = b.sdiv(b.mul(count, work_per_item), const(MIN_WORK_PER_THREAD))
     used = b.select(b.icmp_signed("<", wanted, const(threads)), wanted, const(threads))
+    used = b.select(b.icmp_signed(">", used, count), count, used)
     used = b.select(b.icmp_signed("<", used, const(1)), const(1), used)
-    used = b.select(b.icmp_signed(">", used, count), b.select(b.icmp_signed("<", count, const(1)), const(1), count),
-                    used)
-    arguments = em.alloca_builder.alloca(I64, size=threads * _ARGUMENT_SLOTS, name="chunk_arguments")
-    handles = em.alloca_builder.alloca(I64, size=threads, name="threads")
-    started = em.alloca_builder.alloca(I64, size=threads, name="started")
-    trampoline = _trampoline(em.module)
-    create = _declare(em.module, "jitc_pthread_create", I32, [I64P, I8P, trampoline.type, I8P])
-    join = _declare(em.module, "jitc_pthread_join", I32, [I64, I8P])
+    arguments = runner.alloca_builder.alloca(I64, size=threads * _ARGUMENT_SLOTS, name="chunk_arguments")
+    handles = runner.alloca_builder.alloca(I64, size=threads, name="threads")
+    started = runner.alloca_builder.alloca(I64, size=threads, name="started")
+    trampoline = _trampoline(module)
+    create = _declare(module, "jitc_pthread_create", I32, [I64P, I8P, trampoline.type, I8P])
+    join = _declare(module, "jitc_pthread_join", I32, [I64, I8P])
     per_thread = b.sdiv(b.add(count, b.sub(used, const(1))), used)
     for t in range(threads):  # thread t takes [t * per_thread, min(count, (t + 1) * per_thread))
         start = b.mul(const(t), per_thread)
@@ -107,7 +125,11 @@ def parallel_for(em: FunctionEmitter, count: ir.Value, work_per_item: ir.Value,
         code = b.load(b.gep(arguments, [const(t * _ARGUMENT_SLOTS + 5)]))
         with b.if_then(b.icmp_signed("!=", code, const(0)), likely=False):
             source = b.gep(contexts, [const(t * CONTEXT_SLOTS + ERROR_ARG_OFFSET)])
-            em.fail_with(b.trunc(code, I32), em.load_slots(source, ERROR_ARGS))
+            for index, value in enumerate(runner.load_slots(source, ERROR_ARGS)):
+                b.store(value, b.gep(ctx, [const(ERROR_ARG_OFFSET + index)]))
+            b.ret(b.trunc(code, I32))
+    b.ret(ir.Constant(I32, 0))
+    return function
 
 
 def _declare(module, name, result, args) -> ir.Function:
