@@ -7,12 +7,12 @@ import numpy as np
 from llvmlite import ir
 
 from ...ir.ops.rules import ufunc_dtypes
-from ...ir.types import DType
+from ...ir.types import ANY_DIM, DType, TensorType
 from .. import UnsupportedOpError
 from .blas import gemm_available
 from .elementwise import broadcast
-from .emitter import const
-from .layout import I32, I64, VOID, NativeTensor, check_dtype, storage_type
+from .emitter import FunctionEmitter, const
+from .layout import I32, I64, I64P, VOID, NativeTensor, check_dtype, flatten, storage_type, unflatten
 from .registry import lowers
 from .scalar_ops import SCALAR_LOWERINGS, Scalar
 
@@ -81,8 +81,35 @@ def _matrix_product(cg, x: NativeTensor, y: NativeTensor, loop_dtype: DType, out
     return out
 
 
+class _InHelper:
+    """What the product lowerings use of a codegen, inside a helper function."""
+
+    def __init__(self, em):
+        self.em, self.builder, self.module = em, em.builder, em.module
+
+
 def _product_into(cg, x: NativeTensor, y: NativeTensor, out: NativeTensor, loop_dtype: DType, use_blas: bool):
-    """out = x @ y for matrices: the BLAS, or loops where it is small or the dtypes are not BLAS's."""
+    """out = x @ y for matrices, through one helper function per module and
+    dtypes (so several products do not each bring their loop nests and BLAS
+    paths): the BLAS, or loops where it is small or the dtypes are not BLAS's."""
+    em, b = cg.em, cg.builder
+    matrix = [TensorType(t.dtype, (ANY_DIM, ANY_DIM)) for t in (x, y, out)]
+    name = f"jitc_matmul.{x.dtype.value}.{y.dtype.value}.{out.dtype.value}.{loop_dtype.value}.{int(use_blas)}"
+    helper = em.module.globals.get(name)
+    if helper is None:
+        helper = ir.Function(em.module, ir.FunctionType(I32, [I64P] + [I64] * 15), name)
+        helper.linkage = "internal"
+        inner = FunctionEmitter(em.module, helper, em.errors)
+        operands = [unflatten(inner.builder, list(helper.args[1 + 5 * i:6 + 5 * i]), t) for i, t in enumerate(matrix)]
+        _product_body(_InHelper(inner), *operands, loop_dtype, use_blas)
+        inner.builder.ret(ir.Constant(I32, 0))
+    flat = [slot for value, type in zip((x, y, out), matrix) for slot in flatten(b, value, type)]
+    code = b.call(helper, [em.ctx, *flat])
+    with b.if_then(b.icmp_signed("!=", code, ir.Constant(I32, 0)), likely=False):
+        em.fail_with(code)
+
+
+def _product_body(cg, x: NativeTensor, y: NativeTensor, out: NativeTensor, loop_dtype: DType, use_blas: bool):
     em, b = cg.em, cg.builder
     if not use_blas:
         _loops(em, x, y, out, loop_dtype)
