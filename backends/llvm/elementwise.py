@@ -103,7 +103,8 @@ def element_function(em: FunctionEmitter, kind: str, input_types: Sequence[Type]
         raise UnsupportedOpError(kind)
     in_dtypes, result_dtype = loop_dtypes(kind, input_types, output_type)
     python = isinstance(output_type, ScalarType)
-    context = Scalar(em, in_dtypes[-1] if kind == "np::where" else in_dtypes[0], result_dtype, python)
+    uniform = tuple(not isinstance(t, TensorType) or t.rank == 0 for t in input_types)
+    context = Scalar(em, in_dtypes[-1] if kind == "np::where" else in_dtypes[0], result_dtype, python, uniform)
     sources, target = element_dtypes(input_types), element_dtypes([output_type])[0]
 
     def compute(values: list) -> ir.Value:

@@ -24,6 +24,7 @@ class Scalar:
     dtype: DType      # the dtype the inputs were cast to
     out: DType        # the dtype of the result
     python: bool      # all inputs are Python scalars: Python's rules (errors, not inf/0)
+    uniform: tuple = ()  # per input: the same value for every element (a scalar or a 0-d array)
 
     @property
     def b(self) -> ir.IRBuilder:
@@ -195,6 +196,8 @@ def _power(s: Scalar, x, y):
             finite = b.fcmp_ordered("<", s.intrinsic("fabs", y), s.constant(float("inf")))
             s.em.raise_if(b.and_(b.and_(b.fcmp_ordered("<", x, zero), fractional), finite), "ValueError",
                           "a negative number to a fractional power is not a real number")
+        if s.uniform[1:2] == (True,):  # NumPy takes the square root for a uniform exponent of 0.5
+            return b.select(b.fcmp_ordered("==", y, s.constant(0.5)), s.intrinsic("sqrt", x), s.intrinsic("pow", x, y))
         return s.intrinsic("pow", x, y)
     if s.dtype == DType.BOOL:
         return b.or_(x, b.not_(y))  # NumPy: x ** y on bools is x or not y
