@@ -349,8 +349,9 @@ def shifted(x, shift: float = 0.5):
 
 @pytest.fixture(scope="module")
 def fuzz_model(tmp_path_factory):
-    """Small but with every part: two generic graphs (rank 1 and 2), their
-    two specialisations, a default, a tensor constant and an extra file."""
+    """Small but with every part: generic graphs for rank 1 and 2 (and the
+    one for the annotations alone), two specialisations, a default, a
+    tensor constant and an extra file."""
     scripted = jitc.script(shifted, backend="interpreter")
     scripted(np.ones((4, 2)))
     scripted(np.ones(2))
