@@ -77,6 +77,7 @@ class GraphCodegen:
     # -- blocks and nodes -------------------------------------------------------------------
     def lower_block(self, block: Block, env: dict) -> list:
         for node in block.nodes:
+            self.em.source = str(node.source) if node.source else None
             outputs = self.lower_node(node, env)
             for value, result in zip(node.outputs, outputs):
                 env[value] = result

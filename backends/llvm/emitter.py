@@ -39,6 +39,7 @@ class FunctionEmitter:
         self.function = function
         self.ctx = function.args[0]
         self.errors = errors
+        self.source: str | None = None  # of the node being lowered, for error messages
         self.runtime = emit_runtime(module)
         entry = function.append_basic_block("entry")
         self.alloca_builder = ir.IRBuilder(entry)
@@ -86,7 +87,10 @@ class FunctionEmitter:
             yield [stack.enter_context(self.for_range(size, f"{name}{axis}")) for axis, size in enumerate(shape)]
 
     def raise_if(self, condition: ir.Value, exception: str, message: str, args: Sequence[ir.Value] = ()) -> None:
-        """Raise `exception(message.format(*args))` in the caller when `condition` holds."""
+        """Raise `exception(message.format(*args))` in the caller when `condition`
+        holds, naming the source line of the node being lowered."""
+        if self.source:
+            message += " (at " + self.source.replace("{", "{{").replace("}", "}}") + ")"
         code = self.errors.code(exception, message)
         with self.builder.if_then(condition, likely=False):
             self.fail(code, args)

@@ -160,6 +160,7 @@ def _outline(em: FunctionEmitter, captures, body, prologue) -> ir.Function:
     function = ir.Function(em.module, ir.FunctionType(I32, [I64P, I64P, I64, I64]), name)
     function.linkage = "internal"
     inner = FunctionEmitter(em.module, function, em.errors)
+    inner.source = em.source
     _, closure, start, end = function.args
     flat = inner.load_slots(closure, sum(slot_count(t) for _, t in captures))
     values, position = [], 0

@@ -489,3 +489,17 @@ def child_results(tmp_path_factory):
 def test_never_a_crash(child_results, name):
     result = child_results[name]
     assert result.split(" ", 1)[0] in CHILD_CASES[name], f"{name}: {result}"
+
+
+def _misaligned(x, y):
+    z = x * 2.0
+    return z + y
+
+
+def test_errors_from_compiled_code_name_the_source_line():
+    compiled = jitc.script(_misaligned, backend="llvm")
+    compiled(np.ones((2, 3)), np.ones(3))
+    with pytest.raises(ValueError, match="operands could not be broadcast together") as raised:
+        compiled(np.ones((2, 3)), np.ones(4))
+    line = _misaligned.__code__.co_firstlineno + 2
+    assert f"test_llvm_errors.py:{line}:" in str(raised.value)
