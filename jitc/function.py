@@ -27,6 +27,7 @@ from .ir.types import TensorType, Type, is_subtype
 from .signature import argument_type, describe, generic_type
 
 DEFAULT_OPTIMIZATION_LEVEL = 2
+FAST_ENTRIES = 4  # native entries tried before the Python dispatcher
 
 
 @dataclass
@@ -52,9 +53,10 @@ class CompiledFunction:
         self.optimization_level = optimization_level
         self.output_arity = output_arity
         self._specializations: dict[tuple[Type, ...], Specialization] = {}
-        # The native entry of the version that ran last: it checks the arguments itself
-        # and declines (NotImplemented) those it was not compiled for.
-        self._fast = self._fast_owner = None
+        # The native entries of the versions that ran last, most recent first: each
+        # checks the arguments itself and declines (NotImplemented) those it was not
+        # compiled for, so a call that matches one never reaches the Python dispatcher.
+        self._fast: tuple = ()
 
     # -- what subclasses provide -----------------------------------------------
     def generic_graph(self, types: tuple[Type, ...]) -> Graph:
@@ -80,18 +82,20 @@ class CompiledFunction:
         return list(bound.arguments.values())
 
     def __call__(self, *args, **kwargs):
-        fast = self._fast
-        if fast is not None and not kwargs:
-            try:
-                results = fast(*args)
-            except NativeCallError as error:
-                raise self._fast_owner.error(*error.args) from None
-            if results is not NotImplemented:
-                return results[0] if self.output_arity is None else results
+        if not kwargs:
+            for fast, executable in self._fast:
+                try:
+                    results = fast(*args)
+                except NativeCallError as error:
+                    raise executable.error(*error.args) from None
+                if results is not NotImplemented:
+                    return results[0] if self.output_arity is None else results
         values = self.bind(args, kwargs)
         specialization = self.specialization_for(values)
-        self._fast_owner = specialization.run
-        self._fast = getattr(specialization.run, "fast", None)
+        fast = getattr(specialization.run, "fast", None)
+        if fast is not None:
+            others = tuple(entry for entry in self._fast if entry[0] is not fast)
+            self._fast = ((fast, specialization.run),) + others[:FAST_ENTRIES - 1]
         return self.pack(specialization.run(*values))
 
     def pack(self, outputs: tuple) -> Any:

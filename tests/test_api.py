@@ -159,3 +159,20 @@ def test_quickstart_example_runs():
     assert result.returncode == 0, result.stderr
     assert "scripted RNN: matches NumPy" in result.stdout
     assert "rnn loaded from" in result.stdout and "mlp loaded from" in result.stdout
+
+
+def _scaled(a, b):
+    return a * b + 1
+
+
+def test_native_entries_serve_several_signatures_and_decline_the_rest():
+    compiled = jitc.script(_scaled)
+    cases = [(np.ones(4, np.float32), np.ones(4, np.float32)), (np.ones(3), np.ones(3)),
+             (np.ones((2, 2), np.int64), 3), (np.ones(4, np.float32), 2.5)]
+    for _ in range(2):  # the second round is served by the native entries
+        for args in cases:
+            assert_same(compiled(*args), _scaled(*args))
+    assert len(compiled.compile_stats()) == len(cases)
+    assert_same(compiled(b=np.ones(2), a=np.arange(2.0)), _scaled(np.arange(2.0), np.ones(2)))  # keywords
+    with pytest.raises(TypeError):
+        compiled(np.ones(2))
