@@ -138,24 +138,17 @@ class GraphCodegen:
         self._store_block_results(carried, [v.type for v in node.inputs[2:]], slots)
         b.store(const(0), state)
         b.store(condition, keep_going)
-        header = b.append_basic_block("loop.header")
-        body = b.append_basic_block("loop.body")
-        done = b.append_basic_block("loop.end")
-        b.branch(header)
-        b.position_at_end(header)
-        trip = b.load(state)
-        b.cbranch(b.and_(b.icmp_signed("<", trip, max_trips), b.load(keep_going)), body, done)
-        b.position_at_end(body)
-        local = dict(env)
-        local[body_block.params[0]] = trip
-        for param, value in zip(body_block.params[1:], self._load_results(types, slots)):
-            local[param] = value
-        next_condition, *values = self.lower_block(body_block, local)
-        self._store_block_results(values, [v.type for v in body_block.returns[1:]], slots)
-        b.store(next_condition, keep_going)
-        b.store(b.add(trip, const(1)), state)
-        b.branch(header)
-        b.position_at_end(done)
+        with self.em.while_loop(lambda: b.and_(b.icmp_signed("<", b.load(state), max_trips), b.load(keep_going)),
+                                "loop"):
+            trip = b.load(state)
+            local = dict(env)
+            local[body_block.params[0]] = trip
+            for param, value in zip(body_block.params[1:], self._load_results(types, slots)):
+                local[param] = value
+            next_condition, *values = self.lower_block(body_block, local)
+            self._store_block_results(values, [v.type for v in body_block.returns[1:]], slots)
+            b.store(next_condition, keep_going)
+            b.store(b.add(trip, const(1)), state)
         return self._load_results(types, slots)
 
     # -- constants ------------------------------------------------------------------------------

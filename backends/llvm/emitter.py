@@ -81,6 +81,22 @@ class FunctionEmitter:
         b.position_at_end(after)
 
     @contextlib.contextmanager
+    def while_loop(self, condition, name: str = "while"):
+        """Runs the body emitted inside while `condition()` (emitted at the
+        top of every iteration) holds."""
+        b = self.builder
+        header = b.append_basic_block(f"{name}.header")
+        body = b.append_basic_block(f"{name}.body")
+        after = b.append_basic_block(f"{name}.end")
+        b.branch(header)
+        b.position_at_end(header)
+        b.cbranch(condition(), body, after)
+        b.position_at_end(body)
+        yield
+        b.branch(header)
+        b.position_at_end(after)
+
+    @contextlib.contextmanager
     def loop_nest(self, shape: Sequence[ir.Value], name: str = "i"):
         """Loops over every index of `shape`, the last axis innermost; yields the indices."""
         with contextlib.ExitStack() as stack:

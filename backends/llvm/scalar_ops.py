@@ -214,22 +214,14 @@ def _integer_power(s: Scalar, base, exponent):
     b.store(s.constant(1), result_slot)
     b.store(base, base_slot)
     b.store(exponent, exp_slot)
-    header = b.append_basic_block("pow.header")
-    body = b.append_basic_block("pow.body")
-    done = b.append_basic_block("pow.done")
-    b.branch(header)
-    b.position_at_end(header)
-    b.cbranch(b.icmp_signed(">", b.load(exp_slot), s.constant(0)), body, done)
-    b.position_at_end(body)
-    e = b.load(exp_slot)
-    with b.if_then(b.trunc(e, I1)):
-        b.store(multiply(b.load(result_slot), b.load(base_slot)), result_slot)
-    e = b.ashr(e, s.constant(1))
-    b.store(e, exp_slot)
-    with b.if_then(b.icmp_signed(">", e, s.constant(0))):
-        b.store(multiply(b.load(base_slot), b.load(base_slot)), base_slot)
-    b.branch(header)
-    b.position_at_end(done)
+    with em.while_loop(lambda: b.icmp_signed(">", b.load(exp_slot), s.constant(0)), "pow"):
+        e = b.load(exp_slot)
+        with b.if_then(b.trunc(e, I1)):
+            b.store(multiply(b.load(result_slot), b.load(base_slot)), result_slot)
+        e = b.ashr(e, s.constant(1))
+        b.store(e, exp_slot)
+        with b.if_then(b.icmp_signed(">", e, s.constant(0))):
+            b.store(multiply(b.load(base_slot), b.load(base_slot)), base_slot)
     return b.load(result_slot)
 
 
