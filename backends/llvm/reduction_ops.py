@@ -65,22 +65,30 @@ def reduce(cg, node, inputs):
             em.store(DType.INT64, const(0), em.element_pointer(index_acc, index))
     scalar = Scalar(em, acc_dtype, acc_dtype, python=False)
     mean = _mean(cg, x, axes, kept, count) if kind in ("np::var", "np::std") else None
+    reads, writes = em.separate_scopes()  # the accumulators are fresh: no input aliases them
     with em.loop_nest(x.shape, "reduce") as index:
-        value = em.cast(em.load(x.dtype, em.element_pointer(x, index)), x.dtype, acc_dtype)
+        value = em.cast(em.load(x.dtype, em.element_pointer(x, index), reads), x.dtype, acc_dtype)
         target = em.element_pointer(NativeTensor(acc_dtype, acc.data, x.shape, over_input), index)
-        current = em.load(acc_dtype, target)
+        current = em.load(acc_dtype, target, writes)
         if arg:
             position = index[axes[0]] if len(axes) == 1 else _flat_index(cg, x.shape, index)
             better = _better(scalar, value, current, kind == "np::argmax")
-            em.store(acc_dtype, b.select(better, value, current), target)
+            em.store(acc_dtype, b.select(better, value, current), target, writes)
             index_target = em.element_pointer(NativeTensor(DType.INT64, index_acc.data, x.shape, over_input), index)
-            em.store(DType.INT64, b.select(better, position, b.load(index_target)), index_target)
-        else:
+            em.store(DType.INT64, b.select(better, position, em.load(DType.INT64, index_target, writes)),
+                     index_target, writes)
+        elif mean is not None or _FOLD[kind] == "np::add" and acc_dtype.is_float:
             if mean is not None:
-                centred = b.fsub(value, b.load(em.element_pointer(NativeTensor(DType.FLOAT64, mean.data, x.shape,
-                                                                               over_input), index)))
+                centred = b.fsub(value, em.load(DType.FLOAT64, em.element_pointer(
+                    NativeTensor(DType.FLOAT64, mean.data, x.shape, over_input), index), writes))
                 value = b.fmul(centred, centred)
-            em.store(acc_dtype, SCALAR_LOWERINGS[_FOLD[kind]](scalar, current, value), target)
+            # sums may be reordered (NumPy's are pairwise, not sequential): that lets LLVM vectorise them
+            em.store(acc_dtype, b.fadd(current, value, flags=("reassoc", "nsz")), target, writes)
+        elif kind in ("np::max", "np::min") and acc_dtype.is_float:  # NaN-propagating and vectorisable
+            combined = scalar.intrinsic("maximum" if kind == "np::max" else "minimum", current, value)
+            em.store(acc_dtype, combined, target, writes)
+        else:
+            em.store(acc_dtype, SCALAR_LOWERINGS[_FOLD[kind]](scalar, current, value), target, writes)
     result = index_acc if arg else _finish(cg, node, acc, kept, count)
     shape = kept if out_type.rank == x.rank else [s for a, s in enumerate(kept) if a not in axes]
     shape = [const(d) if isinstance(d, int) else s for d, s in zip(out_type.shape, shape)]
