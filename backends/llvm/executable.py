@@ -1,8 +1,11 @@
 """Calling a compiled graph: arguments in, owned NumPy arrays out.
 
-Arguments are flattened into an int64 buffer (layout.py), the native entry
-runs with the GIL released (ctypes drops it for CFUNCTYPE calls), and
-results come back as arrays whose memory NumPy frees when they die.
+The generated C entry (fastcall.py) takes the call when the arguments are
+tensors and scalars of exactly the compiled types. Otherwise (lists, tuples,
+None, or no C entry) arguments are flattened into an int64 buffer
+(layout.py), the native entry runs through ctypes with the GIL released
+(ctypes drops it for CFUNCTYPE calls), and results come back as arrays
+whose malloc'd memory is freed when they die.
 """
 from __future__ import annotations
 
