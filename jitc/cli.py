@@ -64,7 +64,7 @@ def describe(model: ModelFile) -> dict:
                     "bytes": int(sum(a.nbytes for a in model.tensors))},
         "ops": model.ops,
         "extra_files": {name: len(data) for name, data in model.extra_files.items()},
-        "native": model.native,
+        "native": [{key: value for key, value in native.items() if key != "data"} for native in model.native],
     }
 
 

@@ -34,6 +34,7 @@ from typing import Any, Mapping, MutableMapping
 
 import numpy as np
 
+from .backends import backend_name, get_backend
 from .errors import LoadError
 from .ir.attributes import TensorRef
 from .ir.errors import IRError
@@ -229,6 +230,10 @@ def save(function, path: str | os.PathLike, *, extra_files: Mapping[str, bytes |
                          "sha256": _sha256(content)} for name, content in extra.items()],
         "native": [],
     }
+    native = _native_code(function)
+    for target, key, data in native:
+        manifest["native"].append({"target": target, "file": f"native/{key}.jitcobj", "size": len(data),
+                                   "sha256": _sha256(data)})
     path = os.fspath(path)
     directory = os.path.dirname(os.path.abspath(path))
     handle, temporary = tempfile.mkstemp(prefix=".jitc-save-", dir=directory)
@@ -242,12 +247,33 @@ def save(function, path: str | os.PathLike, *, extra_files: Mapping[str, bytes |
                 archive.writestr(_zip_info(name), text)
             for name, content in extra.items():
                 archive.writestr(_zip_info(f"extra/{name}"), content)
+            for _, key, data in native:
+                archive.writestr(_zip_info(f"native/{key}.jitcobj"), data)
             archive.writestr(_zip_info(MANIFEST), json.dumps(manifest, indent=1).encode("utf-8"))
         os.chmod(temporary, 0o644)
         os.replace(temporary, path)
     except BaseException:
         os.unlink(temporary)
         raise
+
+
+def _native_code(function) -> list[tuple[str, str, bytes]]:
+    """(target, key, object code) of each specialisation the LLVM backend compiled in this process."""
+    native = []
+    for specialization in function.specializations():
+        if specialization.backend != "llvm":
+            continue
+        exported = get_backend("llvm").export(specialization.graph)
+        if exported is not None:
+            native.append((native_target(), *exported))
+    return native
+
+
+def native_target() -> str:
+    """The kind of machine object code is for: CPU name and the LLVM that made it."""
+    import llvmlite
+    import llvmlite.binding as llvm
+    return f"{llvm.get_host_cpu_name()}, llvmlite {llvmlite.__version__}"
 
 
 # -- what a file holds, once checked -------------------------------------------------------------
@@ -525,7 +551,8 @@ class _Reader:
         return files
 
     def native(self, entries: list) -> list[dict]:
-        """Reserved for cached object code: checked and listed, never loaded yet."""
+        """Cached object code: checked and listed here; run only when the
+        caller says it trusts the file (`jitc.load(..., trust_native_code=True)`)."""
         native = []
         for entry in entries:
             _require(isinstance(entry, dict), "a native entry is malformed")
@@ -535,7 +562,8 @@ class _Reader:
             _require(isinstance(file, str) and re.fullmatch(r"native/[A-Za-z0-9_.\-]{1,200}", file) is not None,
                      f"native code for {target!r} points at a wrong entry")
             data = self.read(file, self.size, _field(entry, "sha256", str, f"native code for {target!r}"))
-            native.append({"target": target, "file": file, "size": len(data)})
+            _require(entry.get("size") == len(data), f"native code for {target!r} has a wrong size")
+            native.append({"target": target, "file": file, "size": len(data), "data": data})
         return native
 
     def model(self) -> ModelFile:
@@ -591,13 +619,25 @@ def read_model(path: str | os.PathLike) -> ModelFile:
 
 
 def load(path: str | os.PathLike, backend: str | None = None, *,
-         extra_files: MutableMapping[str, Any] | None = None):
+         extra_files: MutableMapping[str, Any] | None = None, trust_native_code: bool = False):
     """Read a model written by `jitc.save`; returns a callable like the
     saved one. `extra_files` ({name: anything}) is filled in place with
     the bytes of each named extra file the model holds (names it does not
-    hold keep their value). A damaged or newer file raises `LoadError`."""
+    hold keep their value). A damaged or newer file raises `LoadError`.
+
+    The file may hold object code compiled where it was saved. It is used
+    (skipping LLVM on a machine of the same kind) only with
+    `trust_native_code=True`: machine code from a file runs with your
+    rights, so pass it only for files you would run as programs. Without it
+    nothing in the file is ever executed."""
     from .function import LoadedFunction
     model = read_model(path)
+    if trust_native_code and model.native and backend_name(backend) == "llvm":
+        for native in model.native:
+            try:
+                get_backend("llvm").preload(native["data"])
+            except ValueError as error:
+                raise LoadError(f"{os.fspath(path)!r}: native code {native['file']!r} is damaged: {error}") from None
     if len(model.entry_points) != 1:
         raise LoadError(f"{os.fspath(path)!r} has {len(model.entry_points)} entry points; "
                         "this jitc loads files with one (a function)")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -56,14 +57,16 @@ def test_inspect_lists_entry_points_parameters_ops_and_caches(model, capsys):
     assert "parameters: 1 tensor(s), 12 elements, 96 bytes" in out
     assert "np::matmul" in out and "np::tanh" in out
     assert "extra files: readme.txt (5 bytes)" in out
-    assert "native code: none cached" in out
+    assert re.search(r"native code: \S+, llvmlite [0-9.]+ \([0-9.]+ KiB\)", out)  # compiled by llvm before saving
 
 
 def test_inspect_json(model, capsys):
     directory, _ = model
     status, out, _ = _run(capsys, "inspect", "--json", directory / "model.jitc")
     info = json.loads(out)
-    assert status == 0 and info["format_version"] == 2 and info["native"] == []
+    assert status == 0 and info["format_version"] == 2
+    [native] = info["native"]
+    assert native["file"].startswith("native/") and native["size"] > 0 and "llvmlite" in native["target"]
     [entry] = info["entry_points"]
     assert entry["signature"] == "(x, scale=2.0)" and entry["node_counts"]["np::matmul"] >= 1
     assert info["tensors"] == {"count": 1, "elements": 12, "bytes": 96}

@@ -326,14 +326,18 @@ def test_native_section_is_checked_and_listed(saved_model, tmp_path):
     from jitc.serialization import read_model
     code = b"\x7fELF not really"
     entry = {"target": "x86_64-unknown-linux-gnu skylake llvmlite-0.44", "file": "native/0.o",
-             "sha256": hashlib.sha256(code).hexdigest()}
+             "size": len(code), "sha256": hashlib.sha256(code).hexdigest()}
 
     def edit(manifest):
-        manifest["native"] = [entry]
+        manifest["native"] = manifest["native"] + [entry]
     copy = _edit_manifest(saved_model[0], tmp_path / "native.jitc", edit)
     with zipfile.ZipFile(copy, "a") as archive:
         archive.writestr("native/0.o", code)
-    assert read_model(copy).native == [{"target": entry["target"], "file": "native/0.o", "size": len(code)}]
+    listed = read_model(copy).native[-1]
+    assert listed == {"target": entry["target"], "file": "native/0.o", "size": len(code), "data": code}
+    with pytest.raises(jitc.LoadError, match="native code 'native/0.o' is damaged"):
+        jitc.load(copy, trust_native_code=True)  # checked, then refused: not a jitc object
+    jitc.load(copy)  # never looked at without trust
     missing = _edit_manifest(saved_model[0], tmp_path / "missing.jitc", edit)
     with pytest.raises(jitc.LoadError, match="no entry 'native/0.o'"):
         jitc.load(missing)

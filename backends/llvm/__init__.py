@@ -26,20 +26,27 @@ class LLVMBackend:
 
     def __init__(self):
         self._compiled: dict[str, tuple[CompiledModule, cache.Entry]] = {}
+        self._encoded: dict[str, bytes] = {}    # key -> cache.encode(...), for export
+        self._preloaded: dict[str, bytes] = {}  # key -> encoded entries handed in by `preload`
         self._lock = threading.Lock()
 
-    def compile(self, graph: Graph) -> NativeExecutable:
+    def _key(self, graph: Graph) -> tuple[str, bool]:
         param_types, result_types = [p.type for p in graph.params], [v.type for v in graph.returns]
         fast = capi.available() and fastcall.supports(param_types + result_types)
         environment = (parallel.thread_count(), parallel.threads_available(), fast, gemm_available())
-        key = cache.cache_key(graph, environment)
+        return cache.cache_key(graph, environment), fast
+
+    def compile(self, graph: Graph) -> NativeExecutable:
+        key, fast = self._key(graph)
         with self._lock:
             found, origin = self._compiled.get(key), "memory"
             if found is None:
-                found, origin = self._from_disk(key), "disk"
-                if found is None:
-                    found, origin = self._compile(graph, key, fast), "compiled"
-                self._compiled[key] = found
+                found, origin = self._load_encoded(key, self._preloaded.pop(key, None)), "file"
+            if found is None:
+                found, origin = self._load_encoded(key, cache.load(key)), "disk"
+            if found is None:
+                found, origin = self._compile(graph, key, fast), "compiled"
+            self._compiled[key] = found
         compiled, entry = found
         types = {node.attributes["value"].name: node.output.type for node in graph.walk()
                  if node.kind == "prim::Constant" and isinstance(node.attributes["value"], TensorRef)}
@@ -48,13 +55,34 @@ class LLVMBackend:
         executable.origin = origin
         return executable
 
-    def _from_disk(self, key: str):
-        stored = cache.load(key)
-        if stored is None:
+    def export(self, graph: Graph) -> tuple[str, bytes] | None:
+        """(key, encoded object code) of a graph compiled in this process, for a
+        model file; None if it was not compiled here or has literal constants."""
+        key, _ = self._key(graph)
+        data = self._encoded.get(key)
+        return None if data is None else (key, data)
+
+    def preload(self, data: bytes) -> str:
+        """Take object code that `export` gave (from a model file the user
+        trusts): a later compile of the same graph on the same kind of
+        machine uses it instead of LLVM. ValueError if it is damaged."""
+        key, _, _ = cache.decode(data)
+        with self._lock:
+            self._preloaded[key] = data
+        return key
+
+    def _load_encoded(self, key: str, data: bytes | None):
+        if data is None:
             return None
-        entry, obj = stored
-        compiled = load_object(obj, entry.entries, entry.llvm_ir)
-        return None if compiled is None else (compiled, entry)
+        try:
+            stored_key, entry, obj = cache.decode(data)
+        except ValueError:
+            return None
+        compiled = load_object(obj, entry.entries, entry.llvm_ir) if stored_key == key else None
+        if compiled is None:
+            return None
+        self._encoded[key] = data
+        return compiled, entry
 
     def _compile(self, graph: Graph, key: str, fast: bool):
         codegen = GraphCodegen(graph, f"jitc_{key[:32]}")
@@ -68,7 +96,8 @@ class LLVMBackend:
         compiled, obj = compile_module(module, entries)
         entry = cache.Entry(entries, list(codegen.constant_keys), list(codegen.errors.entries), compiled.llvm_ir)
         if all(name in graph.tensors for name in entry.constant_keys):  # literal constants are not cached
-            cache.store(key, entry, obj)
+            self._encoded[key] = cache.encode(key, entry, obj)
+            cache.store(key, self._encoded[key])
         return compiled, entry
 
 

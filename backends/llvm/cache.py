@@ -41,9 +41,24 @@ class Entry:
     llvm_ir: str
 
 
+def canonical_text(graph) -> str:
+    """The graph's text with values numbered in order: graphs that differ only
+    in value names or source locations (a loaded model and the one saved) agree."""
+    copy = graph.copy()
+    for node in copy.walk():
+        for value in node.outputs:
+            value.name = None
+        for block in node.blocks:
+            for value in block.params:
+                value.name = None
+    for value in copy.params:
+        value.name = None
+    return print_graph(copy, with_source=False)
+
+
 def cache_key(graph, environment: tuple) -> str:
     import jitc
-    parts = [print_graph(graph, with_source=False), jitc.__version__, llvmlite.__version__,
+    parts = [canonical_text(graph), jitc.__version__, llvmlite.__version__,
              ".".join(map(str, llvm.llvm_version_info)), llvm.get_host_cpu_name(),
              llvm.get_host_cpu_features().flatten(), sys.version, np.__version__, repr(environment)]
     return hashlib.sha256("\0".join(parts).encode()).hexdigest()
@@ -55,8 +70,36 @@ def directory() -> pathlib.Path | None:
     return pathlib.Path(os.environ.get("JITC_CACHE_DIR") or pathlib.Path.home() / ".cache" / "jitc")
 
 
-def load(key: str) -> tuple[Entry, bytes] | None:
-    """The entry for `key` on disk, or None (missing, damaged: then removed)."""
+def encode(key: str, entry: Entry, obj: bytes) -> bytes:
+    """An entry as bytes: a magic line, compressed metadata, the object code, a sha256."""
+    meta = zlib.compress(json.dumps({"key": key, "entries": entry.entries, "constant_keys": entry.constant_keys,
+                                     "errors": entry.errors, "llvm_ir": entry.llvm_ir}).encode())
+    body = len(meta).to_bytes(8, "little") + meta + obj
+    return MAGIC + body + hashlib.sha256(body).digest()
+
+
+def decode(data: bytes) -> tuple[str, Entry, bytes]:
+    """(key, entry, object code) from `encode`'s bytes; ValueError if they are damaged."""
+    try:
+        if not data.startswith(MAGIC) or len(data) < len(MAGIC) + 32 + 8:
+            raise ValueError("not a jitc object")
+        body, digest = data[len(MAGIC):-32], data[-32:]
+        if hashlib.sha256(body).digest() != digest:
+            raise ValueError("checksum mismatch")
+        meta_length = int.from_bytes(body[:8], "little")
+        meta = json.loads(zlib.decompress(body[8:8 + meta_length]))
+        entry = Entry(list(meta["entries"]), list(meta["constant_keys"]),
+                      [(str(a), str(b)) for a, b in meta["errors"]], str(meta["llvm_ir"]))
+        key = meta["key"]
+        if not isinstance(key, str) or not all(isinstance(n, str) for n in entry.entries + entry.constant_keys):
+            raise ValueError("malformed fields")
+        return key, entry, body[8 + meta_length:]
+    except (KeyError, TypeError, zlib.error, json.JSONDecodeError) as error:
+        raise ValueError(f"malformed: {type(error).__name__}") from None
+
+
+def load(key: str) -> bytes | None:
+    """The encoded entry for `key` on disk, or None (missing, or damaged: then removed)."""
     folder = directory()
     if folder is None:
         return None
@@ -66,19 +109,10 @@ def load(key: str) -> tuple[Entry, bytes] | None:
     except OSError:
         return None
     try:
-        if not data.startswith(MAGIC) or len(data) < len(MAGIC) + 32 + 8:
-            raise ValueError("not a jitc object")
-        body, digest = data[len(MAGIC):-32], data[-32:]
-        if hashlib.sha256(body).digest() != digest:
-            raise ValueError("checksum")
-        meta_length = int.from_bytes(body[:8], "little")
-        meta = json.loads(zlib.decompress(body[8:8 + meta_length]))
-        entry = Entry(list(meta["entries"]), list(meta["constant_keys"]),
-                      [tuple(e) for e in meta["errors"]], meta["llvm_ir"])
-        if meta["key"] != key or not all(isinstance(n, str) for n in entry.entries + entry.constant_keys):
-            raise ValueError("fields")
-        return entry, body[8 + meta_length:]
-    except (ValueError, KeyError, TypeError, zlib.error):
+        if decode(data)[0] != key:
+            raise ValueError("another key")
+        return data
+    except ValueError:
         try:
             path.unlink()
         except OSError:
@@ -86,19 +120,16 @@ def load(key: str) -> tuple[Entry, bytes] | None:
         return None
 
 
-def store(key: str, entry: Entry, obj: bytes) -> None:
-    """Write atomically (a temporary file renamed into place); never raises."""
+def store(key: str, data: bytes) -> None:
+    """Write `encode`'s bytes atomically (a temporary file renamed into place); never raises."""
     folder = directory()
     if folder is None:
         return
-    meta = zlib.compress(json.dumps({"key": key, "entries": entry.entries, "constant_keys": entry.constant_keys,
-                                     "errors": entry.errors, "llvm_ir": entry.llvm_ir}).encode())
-    body = len(meta).to_bytes(8, "little") + meta + obj
     try:
         folder.mkdir(parents=True, exist_ok=True)
         handle, temporary = tempfile.mkstemp(dir=folder, suffix=".tmp")
         with os.fdopen(handle, "wb") as file:
-            file.write(MAGIC + body + hashlib.sha256(body).digest())
+            file.write(data)
         os.replace(temporary, folder / f"{key}.jitcobj")
     except OSError:
         pass
