@@ -10,7 +10,9 @@ os.environ.setdefault("JITC_CACHE_DIR", tempfile.mkdtemp(prefix="jitc-test-cache
 
 from hypothesis import HealthCheck, settings
 
-settings.register_profile("ci", max_examples=60, deadline=None,
+# CI runs are derandomized (the same examples every run, so a red CI means a change broke
+# something); JITC_HYPOTHESIS_PROFILE=thorough searches afresh with many more examples.
+settings.register_profile("ci", max_examples=60, deadline=None, derandomize=True,
                           suppress_health_check=[HealthCheck.too_slow])
 settings.register_profile("thorough", max_examples=1000, deadline=None,
                           suppress_health_check=[HealthCheck.too_slow])

@@ -495,7 +495,7 @@ def test_manifest_edits_end_in_load_error_or_load_cleanly(fuzz_model, tmp_path_f
                 del parent[path[-1]]
             elif isinstance(parent, dict):
                 parent[data.draw(st.text(max_size=8))] = data.draw(_JSON)
-            else:
+            elif isinstance(parent, list):  # an earlier edit may have made it a scalar: nothing to add to
                 parent.append(data.draw(_JSON))
         except (KeyError, IndexError, TypeError):
             continue  # an earlier edit removed or replaced this path
