@@ -31,6 +31,15 @@ class ErrorTable:
         return self.entries.index(entry) + 1
 
 
+class Lowering:
+    """What op lowerings use of the graph's code generator (`em`, `builder`,
+    `module`), for code that lands in another function: a thread's chunk,
+    a shared helper."""
+
+    def __init__(self, em: "FunctionEmitter"):
+        self.em, self.builder, self.module = em, em.builder, em.module
+
+
 class FunctionEmitter:
     """Emits into `function`, whose first argument is the call context."""
 

@@ -11,7 +11,7 @@ from ...ir.types import ANY_DIM, DType, TensorType
 from .. import UnsupportedOpError
 from .blas import gemm_available
 from .elementwise import broadcast
-from .emitter import FunctionEmitter, const
+from .emitter import FunctionEmitter, Lowering, const
 from .layout import I32, I64, I64P, VOID, NativeTensor, check_dtype, flatten, storage_type, unflatten
 from .registry import lowers
 from .scalar_ops import SCALAR_LOWERINGS, Scalar
@@ -81,13 +81,6 @@ def _matrix_product(cg, x: NativeTensor, y: NativeTensor, loop_dtype: DType, out
     return out
 
 
-class _InHelper:
-    """What the product lowerings use of a codegen, inside a helper function."""
-
-    def __init__(self, em):
-        self.em, self.builder, self.module = em, em.builder, em.module
-
-
 def _product_into(cg, x: NativeTensor, y: NativeTensor, out: NativeTensor, loop_dtype: DType, use_blas: bool):
     """out = x @ y for matrices, through one helper function per module and
     dtypes (so several products do not each bring their loop nests and BLAS
@@ -101,7 +94,7 @@ def _product_into(cg, x: NativeTensor, y: NativeTensor, out: NativeTensor, loop_
         helper.linkage = "internal"
         inner = FunctionEmitter(em.module, helper, em.errors)
         operands = [unflatten(inner.builder, list(helper.args[1 + 5 * i:6 + 5 * i]), t) for i, t in enumerate(matrix)]
-        _product_body(_InHelper(inner), *operands, loop_dtype, use_blas)
+        _product_body(Lowering(inner), *operands, loop_dtype, use_blas)
         inner.builder.ret(ir.Constant(I32, 0))
     flat = [slot for value, type in zip((x, y, out), matrix) for slot in flatten(b, value, type)]
     code = b.call(helper, [em.ctx, *flat])

@@ -16,7 +16,7 @@ from llvmlite import ir
 from ...ir.ops import get_op
 from ...ir.types import ANY_DIM, INT, DType, TensorType
 from .elementwise import broadcast, element_dtypes, element_function
-from .emitter import const
+from .emitter import Lowering, const
 from .parallel import parallel_for
 from .layout import F64, NativeTensor, register_type
 from .prim_ops import python_constant
@@ -51,14 +51,6 @@ def _lengths(b: ir.IRBuilder, body, input_lengths: list) -> dict:
             length = b.select(b.icmp_signed("==", length, const(1)), lengths[value], length)
         lengths[node.output] = length
     return lengths
-
-
-class _InChunk:
-    """What the row lowerings use of a codegen, for the function a row loop lands in."""
-
-    def __init__(self, em):
-        self.em = em
-        self.builder = em.builder
 
 
 def lower_row_group(cg, node, inputs: list) -> list:
@@ -96,7 +88,7 @@ def lower_row_group(cg, node, inputs: list) -> list:
                     env[param] = _row_of(inner, value.dtype, start, value.strides[-1], param.type, lengths[param])
                 else:
                     env[param] = value
-            context = _InChunk(inner)
+            context = Lowering(inner)
             for node_ in body.nodes:
                 env[node_.output] = _lower_in_row(context, node_, env, lengths, buffers.get(node_.output))
             _store_row(inner, env[body.returns[0]], inner.element_pointer(target, [*row, const(0)]), target.dtype)
