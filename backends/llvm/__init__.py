@@ -1,7 +1,9 @@
 """The LLVM CPU backend: each specialised graph becomes one native function
 (codegen.py), JIT-compiled with llvmlite (engine.py) and called through a
 flat argument buffer (executable.py), or from Python directly through a
-generated C function (fastcall.py)."""
+generated C function (fastcall.py). Object code is reused by key: within the
+process, from the disk cache (cache.py), or from a model file the caller
+trusts (`preload`)."""
 from __future__ import annotations
 
 import threading
