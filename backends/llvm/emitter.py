@@ -10,7 +10,7 @@ from llvmlite import ir
 
 from ...ir.types import DType
 from .layout import F16, F32, F64, I1, I8, I8P, I64, NativeTensor, register_type, storage_type
-from .runtime import ERROR_ARG_OFFSET, ERROR_ARGS, emit_runtime
+from .runtime import ERROR_ARG_OFFSET, ERROR_ARGS, declare, emit_runtime
 
 
 def const(value: int) -> ir.Constant:
@@ -145,15 +145,18 @@ class FunctionEmitter:
             self.fail(self.errors.memory, [nbytes])
         return pointer
 
+    def with_overflow(self, operation: str, x: ir.Value, y: ir.Value) -> tuple[ir.Value, ir.Value]:
+        """(x op y, whether it overflowed) on i64, for op sadd, ssub or smul."""
+        name = f"llvm.{operation}.with.overflow.i64"
+        pair = self.builder.call(declare(self.module, name, ir.LiteralStructType([I64, I1]), [I64, I64]), [x, y])
+        return self.builder.extract_value(pair, 0), self.builder.extract_value(pair, 1)
+
     def checked_size(self, factors: Sequence[ir.Value]) -> ir.Value:
         """The product of non-negative sizes, raising NumPy's ValueError where it overflows."""
-        b = self.builder
-        multiply = self.module.globals.get("llvm.smul.with.overflow.i64") or ir.Function(
-            self.module, ir.FunctionType(ir.LiteralStructType([I64, I1]), [I64, I64]), "llvm.smul.with.overflow.i64")
         result, overflow = const(1), ir.Constant(I1, 0)
         for factor in factors:
-            pair = b.call(multiply, [result, factor])
-            result, overflow = b.extract_value(pair, 0), b.or_(overflow, b.extract_value(pair, 1))
+            result, overflowed = self.with_overflow("smul", result, factor)
+            overflow = self.builder.or_(overflow, overflowed)
         self.raise_if(overflow, "ValueError", "array is too big; `arr.size * arr.dtype.itemsize` is larger than "
                                               "the maximum possible size.")
         return result

@@ -22,7 +22,7 @@ from ...ir.types import BOOL, FLOAT, INT, DType, TensorType, Type
 from . import capi
 from .emitter import const
 from .layout import F64, I1, I8, I8P, I32, I64, I64P, VOID
-from .runtime import CONTEXT_SLOTS, ERROR_ARG_OFFSET, ERROR_ARGS
+from .runtime import CONTEXT_SLOTS, ERROR_ARG_OFFSET, ERROR_ARGS, declare
 
 _OBJECT = I8P
 
@@ -45,10 +45,6 @@ class _Emitter:
         self.builder = ir.IRBuilder(self.function.append_basic_block("entry"))
         self.decline_block = self.function.append_basic_block("decline")
 
-    def declare(self, name: str, result, args) -> ir.Function:
-        existing = self.module.globals.get(name)
-        return existing if existing is not None else ir.Function(self.module, ir.FunctionType(result, args), name)
-
     def object(self, name: str) -> ir.Value:
         existing = self.module.globals.get(name)
         if existing is None:
@@ -57,7 +53,7 @@ class _Emitter:
         return self.builder.bitcast(existing, _OBJECT)
 
     def call(self, name: str, result, args, values) -> ir.Value:
-        return self.builder.call(self.declare(name, result, args), values)
+        return self.builder.call(declare(self.module, name, result, args), values)
 
     def field(self, pointer, offset: int, type: ir.Type) -> ir.Value:
         address = self.builder.gep(pointer, [const(offset)])
@@ -175,8 +171,9 @@ def _capsule_destructor(e: _Emitter) -> ir.Function:
     function = ir.Function(e.module, ir.FunctionType(VOID, [_OBJECT]), "jitc_capsule_free")
     function.linkage = "internal"
     b = ir.IRBuilder(function.append_basic_block("entry"))
-    pointer = b.call(e.declare("PyCapsule_GetPointer", I8P, [_OBJECT, I8P]), [function.args[0], ir.Constant(I8P, None)])
-    b.call(e.declare("jitc_free", VOID, [I8P]), [pointer])
+    pointer = b.call(declare(e.module, "PyCapsule_GetPointer", I8P, [_OBJECT, I8P]),
+                     [function.args[0], ir.Constant(I8P, None)])
+    b.call(declare(e.module, "jitc_free", VOID, [I8P]), [pointer])
     b.ret_void()
     return function
 

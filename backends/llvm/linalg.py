@@ -14,6 +14,7 @@ from .elementwise import broadcast
 from .emitter import FunctionEmitter, Lowering, const
 from .layout import I32, I64, I64P, VOID, NativeTensor, check_dtype, flatten, storage_type, unflatten
 from .registry import lowers
+from .runtime import declare
 from .scalar_ops import SCALAR_LOWERINGS, Scalar
 
 
@@ -176,7 +177,7 @@ def _blas_operand(em, t: NativeTensor):
 def _blas_function(cg, kind: str, dtype: DType, arguments: list) -> ir.Function:
     """jitc_sgemm/jitc_dgemm/jitc_sgemv/jitc_dgemv, declared once per module."""
     name = f"jitc_{'s' if dtype == DType.FLOAT32 else 'd'}{kind}"
-    return cg.module.globals.get(name) or ir.Function(cg.module, ir.FunctionType(VOID, arguments), name)
+    return declare(cg.module, name, VOID, arguments)
 
 
 def _gemm(cg, x: NativeTensor, y: NativeTensor, out: NativeTensor) -> None:

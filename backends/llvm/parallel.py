@@ -21,7 +21,7 @@ from llvmlite import ir
 from ...ir.types import Type
 from .emitter import FunctionEmitter, const
 from .layout import I8P, I32, I64, I64P, flatten, slot_count, unflatten
-from .runtime import CONTEXT_SLOTS, ERROR_ARG_OFFSET, ERROR_ARGS
+from .runtime import CONTEXT_SLOTS, ERROR_ARG_OFFSET, ERROR_ARGS, declare
 
 # Split a loop only when each thread gets at least this many elements of work.
 MIN_WORK_PER_THREAD = 1 << 16
@@ -94,8 +94,8 @@ def _runner(em: FunctionEmitter) -> ir.Function:
     handles = runner.alloca_builder.alloca(I64, size=threads, name="threads")
     started = runner.alloca_builder.alloca(I64, size=threads, name="started")
     trampoline = _trampoline(module)
-    create = _declare(module, "jitc_pthread_create", I32, [I64P, I8P, trampoline.type, I8P])
-    join = _declare(module, "jitc_pthread_join", I32, [I64, I8P])
+    create = declare(module, "jitc_pthread_create", I32, [I64P, I8P, trampoline.type, I8P])
+    join = declare(module, "jitc_pthread_join", I32, [I64, I8P])
     per_thread = b.sdiv(b.add(count, b.sub(used, const(1))), used)
     for t in range(threads):  # thread t takes [t * per_thread, min(count, (t + 1) * per_thread))
         start = b.mul(const(t), per_thread)
@@ -130,11 +130,6 @@ def _runner(em: FunctionEmitter) -> ir.Function:
             b.ret(b.trunc(code, I32))
     b.ret(ir.Constant(I32, 0))
     return function
-
-
-def _declare(module, name, result, args) -> ir.Function:
-    existing = module.globals.get(name)
-    return existing if existing is not None else ir.Function(module, ir.FunctionType(result, args), name)
 
 
 def _trampoline(module: ir.Module) -> ir.Function:

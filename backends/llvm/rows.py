@@ -14,6 +14,7 @@ from typing import Callable
 from llvmlite import ir
 
 from ...ir.ops import get_op
+from ...ir.ops.registry import Group
 from ...ir.types import ANY_DIM, INT, DType, TensorType
 from .elementwise import broadcast, element_dtypes, element_function
 from .emitter import Lowering, const
@@ -34,7 +35,7 @@ class RowVector:
 
 
 def is_row_group(node) -> bool:
-    return any(get_op(inner.kind).group.name == "REDUCTION" for inner in node.blocks[0].nodes)
+    return any(get_op(inner.kind).group == Group.REDUCTION for inner in node.blocks[0].nodes)
 
 
 def _lengths(b: ir.IRBuilder, body, input_lengths: list) -> dict:
@@ -43,7 +44,7 @@ def _lengths(b: ir.IRBuilder, body, input_lengths: list) -> dict:
     their operands' (already checked compatible: each is 1 or the row's)."""
     lengths = dict(zip(body.params, input_lengths))
     for node in body.nodes:
-        if node.kind == "prim::Constant" or get_op(node.kind).group.name == "REDUCTION":
+        if node.kind == "prim::Constant" or get_op(node.kind).group == Group.REDUCTION:
             lengths[node.output] = const(1)
             continue
         length = const(1)
@@ -126,7 +127,7 @@ def _lower_in_row(cg, node, env, lengths, buffer):
     if node.kind == "prim::Constant":
         return python_constant(node.attributes["value"], node.output.type)
     operands = [env[v] for v in node.inputs]
-    if get_op(node.kind).group.name == "REDUCTION":
+    if get_op(node.kind).group == Group.REDUCTION:
         return _reduce_row(cg, node, operands[0])
     compute = element_function(em, node.kind, [v.type for v in node.inputs], node.output.type)
     dtype = element_dtypes([node.output.type])[0]

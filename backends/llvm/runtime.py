@@ -19,7 +19,8 @@ CONTEXT_SLOTS = 3 + ERROR_ARGS
 ERROR_ARG_OFFSET = 3
 
 
-def _declare(module: ir.Module, name: str, result, args) -> ir.Function:
+def declare(module: ir.Module, name: str, result, args) -> ir.Function:
+    """The function `name` of `module`, declared with this signature on first use."""
     existing = module.globals.get(name)
     return existing if existing is not None else ir.Function(module, ir.FunctionType(result, args), name)
 
@@ -27,7 +28,7 @@ def _declare(module: ir.Module, name: str, result, args) -> ir.Function:
 def libc(module: ir.Module, name: str) -> ir.Function:
     signatures = {"malloc": (I8P, [I64]), "realloc": (I8P, [I8P, I64]), "free": (VOID, [I8P]),
                   "memcpy": (I8P, [I8P, I8P, I64])}
-    return _declare(module, name, *signatures[name])
+    return declare(module, name, *signatures[name])
 
 
 def _slot(builder: ir.IRBuilder, ctx, index: int):

@@ -15,7 +15,8 @@ from llvmlite import ir
 from ...ir.types import DType
 from . import vector_math
 from .emitter import FunctionEmitter
-from .layout import F32, F64, I1, I64, register_type
+from .layout import F32, F64, I1, register_type
+from .runtime import declare
 
 
 @dataclass
@@ -48,26 +49,16 @@ class Scalar:
         return self._call(name + ("f" if type == F32 else ""), type, args)
 
     def _call(self, symbol: str, type, args) -> ir.Value:
-        module = self.em.module
-        function = module.globals.get(symbol)
-        if function is None:
-            function = ir.Function(module, ir.FunctionType(type, [type] * len(args)), symbol)
-        return self.b.call(function, list(args))
+        return self.b.call(declare(self.em.module, symbol, type, [type] * len(args)), list(args))
 
     def is_nan(self, x: ir.Value) -> ir.Value:
         return self.b.fcmp_unordered("uno", x, x)
 
     def checked(self, name: str, x: ir.Value, y: ir.Value) -> ir.Value:
         """x <name> y on i64, raising OverflowError where Python's ints would grow."""
-        function = self.em.module.globals.get(f"llvm.{name}.with.overflow.i64")
-        if function is None:
-            result = ir.LiteralStructType([I64, I1])
-            function = ir.Function(self.em.module, ir.FunctionType(result, [I64, I64]),
-                                   f"llvm.{name}.with.overflow.i64")
-        pair = self.b.call(function, [x, y])
-        self.em.raise_if(self.b.extract_value(pair, 1), "OverflowError",
-                         "integer overflow: compiled code keeps Python ints in 64 bits")
-        return self.b.extract_value(pair, 0)
+        result, overflow = self.em.with_overflow(name, x, y)
+        self.em.raise_if(overflow, "OverflowError", "integer overflow: compiled code keeps Python ints in 64 bits")
+        return result
 
 
 Lowering = Callable[..., ir.Value]
