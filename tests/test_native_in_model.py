@@ -2,10 +2,6 @@
 loader is told it may trust the file, and checked like every other entry."""
 from __future__ import annotations
 
-import os
-import pathlib
-import subprocess
-import sys
 import textwrap
 import zipfile
 
@@ -13,8 +9,7 @@ import numpy as np
 import pytest
 
 import jitc
-
-ROOT = pathlib.Path(__file__).resolve().parents[1]
+from support.processes import run_program
 
 SAVER = textwrap.dedent('''
     import sys
@@ -46,13 +41,8 @@ LOADER = textwrap.dedent('''
 
 
 def _python(tmp_path, source: str, *args: str) -> str:
-    script = tmp_path / f"script_{abs(hash(source))}.py"
-    script.write_text(source)
-    environment = dict(os.environ, JITC_DISABLE_CACHE="1")  # only the file may supply code
-    result = subprocess.run([sys.executable, str(script), *args], cwd=tmp_path, env=environment,
-                            capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0, result.stderr[-3000:]
-    return result.stdout.strip()
+    name = "saver.py" if source is SAVER else "loader.py"
+    return run_program(source, tmp_path, *args, name=name, JITC_DISABLE_CACHE="1")  # only the file may supply code
 
 
 @pytest.fixture

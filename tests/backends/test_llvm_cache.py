@@ -3,17 +3,13 @@ object code instead of compiling, a damaged entry is rebuilt, and graphs
 that differ only in their constants' values share code but not data."""
 from __future__ import annotations
 
-import os
 import pathlib
-import subprocess
-import sys
 import textwrap
 
 import numpy as np
 
 import jitc
-
-ROOT = pathlib.Path(__file__).resolve().parents[2]
+from support.processes import run_program
 
 PROGRAM = textwrap.dedent('''
     import sys
@@ -31,34 +27,26 @@ PROGRAM = textwrap.dedent('''
 ''')
 
 
-def _run(program: pathlib.Path, cache: pathlib.Path) -> str:
-    environment = dict(os.environ, JITC_CACHE_DIR=str(cache))
-    result = subprocess.run([sys.executable, str(program)], cwd=ROOT, env=environment, capture_output=True,
-                            text=True, timeout=300)
-    assert result.returncode == 0, result.stderr[-3000:]
-    return result.stdout.strip()
+def _run(tmp_path: pathlib.Path) -> str:
+    return run_program(PROGRAM, tmp_path, JITC_CACHE_DIR=str(tmp_path / "cache"))
 
 
 def test_a_second_process_loads_the_object_code(tmp_path):
-    program, cache = tmp_path / "program.py", tmp_path / "cache"
-    program.write_text(PROGRAM)
-    assert _run(program, cache) == "compiled"
-    assert len(list(cache.glob("*.jitcobj"))) == 1
-    assert _run(program, cache) == "disk"
+    assert _run(tmp_path) == "compiled"
+    assert len(list((tmp_path / "cache").glob("*.jitcobj"))) == 1
+    assert _run(tmp_path) == "disk"
 
 
 def test_a_damaged_entry_is_rebuilt(tmp_path):
-    program, cache = tmp_path / "program.py", tmp_path / "cache"
-    program.write_text(PROGRAM)
-    _run(program, cache)
-    (entry,) = cache.glob("*.jitcobj")
+    _run(tmp_path)
+    (entry,) = (tmp_path / "cache").glob("*.jitcobj")
     data = bytearray(entry.read_bytes())
     data[len(data) // 2] ^= 0xFF
     entry.write_bytes(bytes(data))
-    assert _run(program, cache) == "compiled"
-    assert _run(program, cache) == "disk"
+    assert _run(tmp_path) == "compiled"
+    assert _run(tmp_path) == "disk"
     entry.write_bytes(b"truncated")
-    assert _run(program, cache) == "compiled"
+    assert _run(tmp_path) == "compiled"
 
 
 def test_same_code_different_constants():

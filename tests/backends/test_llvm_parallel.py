@@ -4,15 +4,11 @@ call at once. Each case runs in a child process, where JITC_NUM_THREADS
 takes effect before anything compiles."""
 from __future__ import annotations
 
-import os
-import pathlib
-import subprocess
-import sys
 import textwrap
 
 import pytest
 
-ROOT = pathlib.Path(__file__).resolve().parents[2]
+from support.processes import run_program
 
 PROGRAM = textwrap.dedent('''
     import threading
@@ -54,10 +50,4 @@ PROGRAM = textwrap.dedent('''
 
 @pytest.mark.parametrize("threads", ["1", "3"])
 def test_split_loops_match_numpy(threads, tmp_path):
-    program = tmp_path / "parallel_program.py"  # jitc.script reads the source from a file
-    program.write_text(PROGRAM)
-    environment = dict(os.environ, JITC_NUM_THREADS=threads)
-    result = subprocess.run([sys.executable, str(program)], cwd=ROOT, env=environment, capture_output=True,
-                            text=True, timeout=300)
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert result.stdout.strip().endswith("ok")
+    assert run_program(PROGRAM, tmp_path, JITC_NUM_THREADS=threads).endswith("ok")
