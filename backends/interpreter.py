@@ -7,13 +7,20 @@ from ..ir.graph import Graph
 from ..ir.interpreter import run_graph
 
 
-def _owned(value, arguments: tuple):
-    """`value` with every array in it owning its memory: NumPy's views and the
-    arguments themselves come back as copies, as compiled code returns them."""
+def _arrays(value):
     if isinstance(value, np.ndarray):
-        if value.base is not None or any(value is argument for argument in arguments):
-            return value.copy()
-        return value
+        yield value
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            yield from _arrays(item)
+
+
+def _owned(value, arguments: frozenset):
+    """`value` with every array in it owning its memory: NumPy's views and the
+    arrays passed in (also inside list arguments) come back as copies, as
+    compiled code returns them."""
+    if isinstance(value, np.ndarray):
+        return value.copy() if value.base is not None or id(value) in arguments else value
     if isinstance(value, (list, tuple)):
         return type(value)(_owned(v, arguments) for v in value)
     return value
@@ -24,7 +31,7 @@ class InterpreterBackend:
 
     def compile(self, graph: Graph):
         def run(*args) -> tuple:
-            return _owned(run_graph(graph, *args), args)
+            return _owned(run_graph(graph, *args), frozenset(map(id, _arrays(args))))
         return run
 
 
