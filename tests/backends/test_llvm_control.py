@@ -10,7 +10,6 @@ reference interpreter. A fallback to the interpreter is an error
 """
 from __future__ import annotations
 
-import os
 import warnings
 
 import numpy as np
@@ -20,52 +19,9 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import jitc
-from jitc.ir.interpreter import run_graph
-from support.compare import assert_same
-
-BACKEND = os.environ.get("JITC_TEST_BACKEND", "llvm")
+from support.backend_checks import check_script as check
 pytestmark = pytest.mark.filterwarnings("error::jitc.CompileWarning")
 FLOATS = [np.float32, np.float64]
-
-_SCRIPTED: dict = {}
-
-
-def scripted(function):
-    compiled = _SCRIPTED.get(function)
-    if compiled is None:
-        compiled = _SCRIPTED[function] = jitc.script(function, backend=BACKEND)
-    return compiled
-
-
-def _arrays_in(value):
-    if isinstance(value, np.ndarray):
-        yield value
-    elif isinstance(value, (list, tuple)):
-        for item in value:
-            yield from _arrays_in(item)
-
-
-def check(function, *args, rtol=None, atol=None):
-    """The compiled function, the interpreter and eager Python agree on
-    `args`; the inputs are left alone and no result aliases an input."""
-    compiled = scripted(function)
-    before = [a.copy() if isinstance(a, np.ndarray) else a for a in args]
-    with np.errstate(all="ignore"):
-        expected = function(*args)
-        interpreted = compiled.pack(run_graph(compiled.graph_for(*args), *args))
-    actual = compiled(*args)
-    assert_same(actual, expected, rtol, atol)
-    assert_same(interpreted, expected, rtol, atol, path="interpreter")
-    for old, new in zip(before, args):
-        if isinstance(old, np.ndarray):
-            assert_same(new, old, path="input after the call")
-    if BACKEND != "interpreter":
-        inputs = list(_arrays_in(list(args)))
-        for result in _arrays_in(actual if isinstance(actual, tuple) else (actual,)):
-            assert result.flags.writeable
-            assert not any(np.shares_memory(result, a) for a in inputs), "a result aliases an input"
-    return actual
-
 
 def randn(rng, dtype, *shape):
     return rng.standard_normal(shape).astype(dtype)

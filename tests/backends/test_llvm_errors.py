@@ -19,19 +19,10 @@ import pytest
 
 import jitc
 from jitc.ir.interpreter import run_graph
+from support.backend_checks import BACKEND, scripted
 from support.compare import assert_same
 
-BACKEND = os.environ.get("JITC_TEST_BACKEND", "llvm")
 pytestmark = pytest.mark.filterwarnings("error::jitc.CompileWarning")
-
-_SCRIPTED: dict = {}
-
-
-def scripted(function):
-    compiled = _SCRIPTED.get(function)
-    if compiled is None:
-        compiled = _SCRIPTED[function] = jitc.script(function, backend=BACKEND)
-    return compiled
 
 
 def raises_like_eager(function, args, error, match=None, valid=None):

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import inspect
 import math
-import os
 import threading
 import warnings
 
@@ -24,14 +23,12 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from hypothesis.extra import numpy as hnp
 
 import jitc
 from jitc.ir.interpreter import run_graph
 from jitc.ir.ops import Group, all_ops
+from support.backend_checks import BACKEND, assert_owned, check, check_script, scripted
 from support.compare import assert_same
-
-BACKEND = os.environ.get("JITC_TEST_BACKEND", "llvm")
 pytestmark = pytest.mark.filterwarnings("error::jitc.CompileWarning")
 
 DTYPES = (np.float32, np.float64, np.int32, np.int64, np.bool_)
@@ -67,63 +64,6 @@ def traced(key, body, examples):
         function = _positional(len(examples), body, "_".join(map(str, key)).replace(".", "_"))
         function = _TRACED[key] = jitc.trace(function, tuple(examples), backend=BACKEND)
     return function
-
-
-def _copy(value):
-    if isinstance(value, np.ndarray):
-        return value.copy()
-    if isinstance(value, list):
-        return [_copy(v) for v in value]
-    return value
-
-
-def _arrays_in(value):
-    if isinstance(value, np.ndarray):
-        yield value
-    elif isinstance(value, (list, tuple)):
-        for item in value:
-            yield from _arrays_in(item)
-
-
-def assert_owned(results, args):
-    """Every array result is writeable and shares no memory with an input."""
-    inputs = list(_arrays_in(list(args)))
-    for result in _arrays_in(results if isinstance(results, tuple) else (results,)):
-        assert result.flags.writeable, "a result array is read-only"
-        for array in inputs:
-            assert not np.shares_memory(result, array), "a result shares memory with an input"
-
-
-def check(compiled, eager, args, rtol=None, atol=None):
-    """Run `compiled`, eager NumPy and the interpreter on `args`; all agree,
-    and the compiled run leaves its inputs alone."""
-    args = tuple(args)
-    before = _copy(list(args))
-    with np.errstate(all="ignore"):
-        expected = eager(*args)
-        interpreted = compiled.pack(run_graph(compiled.graph_for(*args), *args))
-    actual = compiled(*args)
-    assert_same(actual, expected, rtol, atol)
-    assert_same(interpreted, expected, rtol, atol, path="interpreter")
-    for old, new in zip(before, args):
-        assert_same(new, old, path="input after the call")
-    if BACKEND != "interpreter":  # the interpreter returns views; compiled code may not
-        assert_owned(actual, args)
-    return actual
-
-
-_SCRIPTED: dict = {}
-
-
-def scripted(function):
-    compiled = _SCRIPTED.get(function)
-    if compiled is None:
-        compiled = _SCRIPTED[function] = jitc.script(function, backend=BACKEND)
-    return compiled
-
-
-def check_script(function, *args, rtol=None, atol=None):
-    return check(scripted(function), function, args, rtol, atol)
 
 
 # -- values ---------------------------------------------------------------------------------------
