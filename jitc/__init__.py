@@ -18,9 +18,12 @@ from .errors import (CompileWarning, JitcError, LoadError, ScriptError, TraceErr
                      TracingCheckError)
 from .function import CompiledFunction, LoadedFunction, ScriptFunction, TracedFunction
 from .serialization import load, save
+from . import nn
+from .nn import ScriptModule
 
 __version__ = "0.1.0"
-__all__ = ["script", "trace", "save", "load", "CompiledFunction", "ScriptFunction", "TracedFunction",
+__all__ = ["script", "trace", "save", "load", "nn", "CompiledFunction", "ScriptFunction", "ScriptModule",
+           "TracedFunction",
            "LoadedFunction", "JitcError", "ScriptError", "TraceError", "TracingCheckError",
            "LoadError", "TracerWarning", "CompileWarning", "__version__"]
 
@@ -33,20 +36,27 @@ def _disabled() -> bool:
 
 def script(function: Callable | None = None, *, backend: str | None = None, optimize: int = 2):
     """Compile `function` from its source; use as `@jitc.script` or
-    `@jitc.script(backend="interpreter")`."""
+    `@jitc.script(backend="interpreter")`. A `jitc.nn.Module` compiles
+    its `forward`, with its parameters as constants."""
     if function is None:
         return lambda f: script(f, backend=backend, optimize=optimize)
     if _disabled():
         return function
+    if isinstance(function, nn.Module):
+        return ScriptModule(function, backend=backend, optimization_level=optimize)
     return ScriptFunction(function, backend=backend, optimization_level=optimize)
 
 
 def trace(function: Callable, example_inputs: Any, *, strict: bool = True, backend: str | None = None,
           optimize: int = 2):
-    """Record `function` run on `example_inputs` (an array or a tuple)."""
+    """Record `function` (or a `jitc.nn.Module`'s forward) run on
+    `example_inputs` (an array or a tuple)."""
     if _disabled():
         return function
     from .frontend.tracer import trace_graph
+    module = function if isinstance(function, nn.Module) else None
+    if module is not None:
+        function = module.forward
     examples: Sequence[Any] = example_inputs if isinstance(example_inputs, tuple) else (example_inputs,)
     parameters = [p for p in inspect.signature(function).parameters.values()
                   if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)][:len(examples)]
@@ -55,4 +65,6 @@ def trace(function: Callable, example_inputs: Any, *, strict: bool = True, backe
                         f"positional parameter(s); {len(examples)} example input(s) given")
     parameters = [p.replace(kind=p.POSITIONAL_OR_KEYWORD, default=p.empty) for p in parameters]
     graph, arity = trace_graph(function, examples, [p.name for p in parameters], strict=strict)
+    if module is not None:
+        nn.scripting.name_tensors(graph, nn.scripting.parameter_paths(module))
     return TracedFunction(graph, parameters, arity, backend=backend, optimization_level=optimize)
