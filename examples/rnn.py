@@ -6,11 +6,11 @@ kept as a loop in the IR.
 Run:  python examples/rnn.py   (checks the compiled RNN against NumPy)
 """
 import sys
-import time
 
 import numpy as np
 
 import jitc
+from example_checks import assert_matches
 
 TOLERANCE = 1e-5  # float32, relative and absolute
 
@@ -35,13 +35,7 @@ def main():
     compiled = jitc.script(rnn)
     for T in (64, 3):
         args = example_inputs(T=T)
-        start = time.perf_counter()
-        results = compiled(*args)
-        seconds = time.perf_counter() - start
-        for name, actual, expected in zip(("outputs", "h"), results, rnn(*args)):
-            assert actual.dtype == expected.dtype and actual.shape == expected.shape, name
-            np.testing.assert_allclose(actual, expected, rtol=TOLERANCE, atol=TOLERANCE, err_msg=name)
-        print(f"scripted RNN, {T} steps: matches NumPy ({seconds * 1e3:.1f} ms)")
+        assert_matches(f"scripted RNN, {T} steps", compiled(*args), rnn(*args), TOLERANCE)
     return 0
 
 
