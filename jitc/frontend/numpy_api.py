@@ -145,6 +145,8 @@ for _name in ("exp", "log", "log2", "log10", "log1p", "expm1", "sqrt", "sin", "c
     _result = "prim::Int" if _name in ("floor", "ceil", "trunc") else "prim::Float"
 
     def _math_binder(b: GraphBuilder, x, _kind=f"np::{_numpy_name}", _result=_result):
+        if _result == "prim::Float":  # math converts its argument to a Python float first
+            x = b.op("prim::Float", x)
         return b.op(_result, b.op(_kind, b.op("prim::NumToTensor", x) if _all_scalars(b, [x]) else x))
     api.function(getattr(math, _name))(_math_binder)
 
@@ -407,30 +409,99 @@ def _len(b: GraphBuilder, obj):
 
 
 # -- indexing --------------------------------------------------------------------------------------
+# An index becomes a list of (kind, parts), the kinds of np::index's `items`
+# (ir/ops/indexing.py): ints, slices, None and ... alone read through views
+# (np::select, np::slice, np::expand_dims), one axis at a time; an index that
+# holds an int array or a boolean mask is one np::index; `x[index] = value`
+# is always one np::index_put, which returns the updated copy.
+_FULL_SLICE = ("slice", [None, None, None])
+
+
 def _index_items(index) -> tuple:
     return index if isinstance(index, tuple) else (index,)
 
 
-def _check_int_index(b: GraphBuilder, item) -> Any:
+def _index_array(b: GraphBuilder, item) -> Value:
+    """A list or NumPy array used as an index, as a tensor value."""
+    if isinstance(item, Value) and isinstance(item.type, ListType):
+        producer = item.producer
+        if producer is None or producer.kind != "prim::ListConstruct":
+            raise FrontendError("index with an array, not a list value: build it with np.array([...])")
+        item = list(producer.inputs)
+    if isinstance(item, list):
+        constants = [b.constant_of(element) for element in item]
+        if UNKNOWN in constants or not item:
+            raise FrontendError("a list used as an index must hold int or bool constants; "
+                                "build other index arrays with np.array or np.stack")
+        item = np.asarray(constants)
+    return b.value(np.asarray(item))
+
+
+def _index_item(b: GraphBuilder, item) -> tuple[str, list]:
+    """One item of an index as (kind, parts)."""
+    if item is None:
+        return "none", []
+    if item is Ellipsis:
+        return "...", []
+    if isinstance(item, slice):
+        return "slice", [item.start, item.stop, item.step]
+    if isinstance(item, np.integer):
+        return "int", [int(item)]
+    if isinstance(item, (list, np.ndarray)):
+        return "array", [_index_array(b, item)]
     type = b.type_of(item)
     if type == INT:
-        return item
+        return "int", [item]
+    if isinstance(type, ListType):
+        return "array", [_index_array(b, item)]
     if isinstance(type, TensorType):
-        raise FrontendError("indexing with an array (gather or boolean mask) is not supported yet; "
-                            "index with ints, slices, None and ...")
-    raise FrontendError(f"an index must be an int, a slice, None or ..., got {type}")
+        if type.rank == 0 and type.dtype is not None and type.dtype.is_integer:  # np.int64(2) indexes as 2
+            return "int", [b.op("prim::Int", item)]
+        return "array", [item]
+    raise FrontendError(f"an index must be an int, a slice, None, ..., an int array or a boolean mask, "
+                        f"got {type}")
 
 
-def _index_one_axis(b: GraphBuilder, x, item, axis: int) -> tuple[Any, bool]:
-    """Apply one index item at `axis`; returns the result and whether the
+def _parse_index(b: GraphBuilder, index) -> list[tuple[str, list]]:
+    items = [_index_item(b, item) for item in _index_items(index)]
+    if sum(1 for kind, _ in items if kind == "...") > 1:
+        raise FrontendError("an index can only have a single ellipsis ('...')")
+    return items
+
+
+def _index_op(b: GraphBuilder, kind: str, inputs: list, items: list):
+    return b.op(kind, *inputs, *(part for _, parts in items for part in parts),
+                items=tuple(item_kind for item_kind, _ in items))
+
+
+def _index_one_axis(b: GraphBuilder, x, kind: str, parts: list, axis: int) -> tuple[Any, bool]:
+    """Apply one basic item at `axis`; returns the result and whether the
     axis survives (False for an int index, which removes it)."""
-    if item is None:
+    if kind == "none":
         return b.op("np::expand_dims", x, axis=axis), True
-    if isinstance(item, slice):
-        if item.start is None and item.stop is None and item.step is None:
+    if kind == "slice":
+        if all(part is None for part in parts):
             return x, True
-        return b.op("np::slice", x, item.start, item.stop, item.step, axis=axis), True
-    return b.op("np::select", x, _check_int_index(b, item), axis=axis), False
+        return b.op("np::slice", x, *parts, axis=axis), True
+    return b.op("np::select", x, *parts, axis=axis), False
+
+
+def _read_index(b: GraphBuilder, x, items: list):
+    """x[index]: one np::index when the index holds an array, else views,
+    axis by axis."""
+    if any(kind == "array" for kind, _ in items):
+        return _index_op(b, "np::index", [x], items)
+    kinds = [kind for kind, _ in items]
+    split = kinds.index("...") if "..." in kinds else len(items)
+    axis = 0
+    for kind, parts in items[:split]:
+        x, kept = _index_one_axis(b, x, kind, parts, axis)
+        axis += kept
+    axis = -1
+    for kind, parts in reversed(items[split + 1:]):
+        x, kept = _index_one_axis(b, x, kind, parts, axis)
+        axis -= kept
+    return x
 
 
 @api.function(operator.getitem)
@@ -440,23 +511,47 @@ def _getitem(b: GraphBuilder, x, index):
         return b.op("prim::ListIndex", x, index)
     if isinstance(type, TupleType):
         return b.op("prim::TupleIndex", x, index=b.static_int(index, "a tuple index"))
-    items = _index_items(index)
-    if sum(1 for item in items if item is Ellipsis) > 1:
-        raise FrontendError("an index can only have a single ellipsis ('...')")
-    if Ellipsis in items:
-        split = items.index(Ellipsis)
-        before, after = items[:split], items[split + 1:]
-    else:
-        before, after = items, ()
-    axis = 0
-    for item in before:
-        x, kept = _index_one_axis(b, x, item, axis)
-        axis += kept
-    axis = -1
-    for item in reversed(after):
-        x, kept = _index_one_axis(b, x, item, axis)
-        axis -= kept
-    return x
+    return _read_index(b, x, _parse_index(b, index))
+
+
+@api.function(operator.setitem)
+def _setitem(b: GraphBuilder, x, index, value):
+    """`x[index] = value` as a new array value (np::index_put): the scripter
+    binds the name to it; x's own buffer is never written."""
+    type = b.type_of(x)
+    if not isinstance(type, TensorType):
+        raise FrontendError(f"item assignment is supported on arrays only, got {type}")
+    if isinstance(value, (list, tuple)):
+        value = _asarray(b, value)
+    return _index_op(b, "np::index_put", [x, value], _parse_index(b, index))
+
+
+@api.function(np.take)
+def _take(b: GraphBuilder, a, indices, axis=None, out=None, mode="raise"):
+    _unsupported_keywords("np.take", out=out)
+    if mode != "raise":
+        raise FrontendError("np.take: only mode='raise' is supported")
+    axis = b.static(axis, "axis")
+    if axis is None:
+        a, axis = _ravel(b, a), 0
+    elif not isinstance(axis, int) or isinstance(axis, bool):
+        raise FrontendError(f"np.take: axis must be None or an int, got {axis!r}")
+    rank = getattr(b.type_of(a), "rank", None)
+    if rank is not None and not -rank <= axis < rank:
+        raise FrontendError(f"np.take: axis {axis} is out of bounds for array of dimension {rank}")
+    kind, parts = _index_item(b, indices)
+    if kind == "array" and b.type_of(parts[0]).dtype == DType.BOOL:  # take reads bools as 0 and 1
+        parts = [b.op("np::astype", parts[0], dtype=DType.INT64)]
+    if kind not in ("int", "array"):
+        raise FrontendError("np.take: indices must be an int or an array of ints")
+    if axis >= 0:
+        return _read_index(b, a, [_FULL_SLICE] * axis + [(kind, parts)])
+    return _read_index(b, a, [("...", []), (kind, parts)] + [_FULL_SLICE] * (-axis - 1))
+
+
+api.method("take")(_take)
 
 
 __all__ = ["ApiTable", "NUMPY_API", "UNKNOWN", "is_constant"]
+
+from . import numpy_composites  # noqa: E402,F401  (registers its binders into NUMPY_API)
