@@ -10,7 +10,6 @@ move compiled functions between processes without their source.
 """
 from __future__ import annotations
 
-import inspect
 import os
 from typing import Any, Callable, Sequence
 
@@ -47,24 +46,16 @@ def script(function: Callable | None = None, *, backend: str | None = None, opti
     return ScriptFunction(function, backend=backend, optimization_level=optimize)
 
 
-def trace(function: Callable, example_inputs: Any, *, strict: bool = True, backend: str | None = None,
-          optimize: int = 2):
-    """Record `function` (or a `jitc.nn.Module`'s forward) run on
-    `example_inputs` (an array or a tuple)."""
+def trace(function: Callable, example_inputs: Any, *, check_inputs: Sequence[Any] | None = None,
+          strict: bool = True, backend: str | None = None, optimize: int = 2):
+    """Record `function` (a function, lambda, closure, or a `jitc.nn.Module`,
+    whose forward is traced) run on `example_inputs` (an array or a tuple).
+    Data-dependent values that leave the graph warn (`TracerWarning`);
+    under `strict` a data-dependent decision is a `TraceError`. Each tuple
+    of `check_inputs` is run eagerly and traced; a difference raises
+    `TracingCheckError`."""
     if _disabled():
         return function
-    from .frontend.tracer import trace_graph
-    module = function if isinstance(function, nn.Module) else None
-    if module is not None:
-        function = module.forward
-    examples: Sequence[Any] = example_inputs if isinstance(example_inputs, tuple) else (example_inputs,)
-    parameters = [p for p in inspect.signature(function).parameters.values()
-                  if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)][:len(examples)]
-    if len(parameters) != len(examples):
-        raise TypeError(f"{getattr(function, '__name__', 'function')} takes {len(parameters)} "
-                        f"positional parameter(s); {len(examples)} example input(s) given")
-    parameters = [p.replace(kind=p.POSITIONAL_OR_KEYWORD, default=p.empty) for p in parameters]
-    graph, arity = trace_graph(function, examples, [p.name for p in parameters], strict=strict)
-    if module is not None:
-        nn.scripting.name_tensors(graph, nn.scripting.parameter_paths(module))
-    return TracedFunction(graph, parameters, arity, backend=backend, optimization_level=optimize)
+    from .frontend.trace_api import trace as trace_function
+    return trace_function(function, example_inputs, check_inputs=check_inputs, strict=strict,
+                          backend=backend, optimize=optimize)

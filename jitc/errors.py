@@ -29,11 +29,27 @@ class ScriptError(JitcError):
 
 
 class TraceError(JitcError):
-    """A traced program did something tracing cannot record."""
+    """A traced program did something tracing cannot record. The message
+    quotes the user's line that did it, with a caret under the call."""
+
+    def __init__(self, message: str, location: SourceLocation | None = None):
+        self.message = message
+        self.location = location
+        super().__init__(format_with_source(message, location))
 
 
 class TracingCheckError(JitcError):
-    """A trace diverged from the eager function on `check_inputs`."""
+    """A trace diverged from the eager function on `check_inputs`:
+    `input_index` names the argument tuple, `output_index` the first output
+    that differs and `max_difference` by how much (inf for a shape or
+    dtype mismatch)."""
+
+    def __init__(self, message: str, input_index: int, output_index: int | None = None,
+                 max_difference: float | None = None):
+        self.input_index = input_index
+        self.output_index = output_index
+        self.max_difference = max_difference
+        super().__init__(message)
 
 
 class LoadError(JitcError):

@@ -24,6 +24,7 @@ from .ir.errors import IRTypeError
 from .ir.graph import Graph
 from .ir.passes import optimize, specialize
 from .ir.types import TensorType, Type, is_subtype
+from .frontend import trace_inline
 from .signature import argument_type, describe, generic_type
 
 DEFAULT_OPTIMIZATION_LEVEL = 2
@@ -91,6 +92,10 @@ class CompiledFunction:
                 if results is not NotImplemented:
                     return results[0] if self.output_arity is None else results
         values = self.bind(args, kwargs)
+        if trace_inline.ACTIVE:  # called on traced values while jitc.trace records: inline the graph
+            inlined = trace_inline.call_while_tracing(self, values)
+            if inlined is not NotImplemented:
+                return inlined
         specialization = self.specialization_for(values)
         fast = getattr(specialization.run, "fast", None)
         if fast is not None:
@@ -221,12 +226,27 @@ def _as_numpy_result(value):
 class TracedFunction(CompiledFunction):
     """A function recorded by `jitc.trace`: one graph, whose parameter types
     come from the example inputs (dtype and rank; dims the trace depends on
-    are fixed)."""
+    are fixed). `fixed_at` says where the trace fixed each dim,
+    {(parameter index, axis): SourceLocation}, for the error a call with
+    another size gets."""
 
     def __init__(self, graph: Graph, parameters: Sequence[inspect.Parameter], output_arity: int | None,
-                 **options):
+                 fixed_at: dict | None = None, **options):
         super().__init__(graph.name, parameters, output_arity=output_arity, **options)
         self._graph = graph
+        self.fixed_at = dict(fixed_at or {})
+
+    def check_argument_types(self, graph: Graph, types: tuple[Type, ...]) -> None:
+        """A size the trace fixed is a ValueError that says why it is fixed."""
+        for index, (param, type, name) in enumerate(zip(graph.params, types, self.signature.parameters)):
+            if (isinstance(type, TensorType) and isinstance(param.type, TensorType)
+                    and type.dtype == param.type.dtype and type.rank == param.type.rank
+                    and not is_subtype(type, param.type)):
+                from .frontend.tracer import fixed_size_message
+                raise ValueError(f"{self.__name__}(): " + fixed_size_message(
+                    name, param.type.shape, type.shape, {axis: where for (i, axis), where
+                                                         in self.fixed_at.items() if i == index}))
+        super().check_argument_types(graph, types)
 
     @property
     def graph(self) -> Graph:

@@ -1,93 +1,141 @@
 """The tracer: runs a function once on proxy arrays and records every NumPy
-operation they take part in.
+operation they take part in (the proxies live in `trace_proxy`).
 
-Proxies reach the recording through NumPy's own protocols
-(`__array_ufunc__`, `__array_function__`), Python's operators, ndarray
-methods and properties; each lookup goes through `numpy_api.NUMPY_API`, the
-table the scripter uses too. Every proxy also carries the concrete value the
-example inputs give it, computed with the op table's references, so that
-Python can branch on it the way `torch.jit.trace` lets it.
-
-Turning a proxy into a Python value bakes that value into the trace:
+Every proxy also carries the concrete value the example inputs give it,
+computed with the op table's references, so that Python can branch on it
+the way `torch.jit.trace` lets it. Turning a proxy into a Python value
+bakes that value into the trace:
 - a value computed from shapes only (`range(x.shape[0])`) fixes those dims
   in the traced signature, so a call with other sizes is refused, never
-  computed wrongly;
+  computed wrongly; shapes only used in arithmetic (`x.reshape(n, -1)`,
+  `x / x.shape[-1]`) stay symbolic;
 - a value computed from data emits a `TracerWarning` naming the line, and
-  under `strict=True` a data-dependent branch is a `TraceError`.
+  under `strict=True` a data-dependent control decision is a `TraceError`.
 """
 from __future__ import annotations
 
 import functools
-import operator
+import linecache
 import os
 import sys
 import warnings
-from typing import Any, Sequence
+import weakref
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from ..errors import FrontendError, TraceError, TracerWarning
+from .. import backends, ir
+from ..errors import FrontendError, TraceError, TracerWarning, format_with_source
 from ..ir.graph import Graph, SourceLocation, Value
 from ..ir.interpreter import Interpreter
+from ..ir.ops import UNKNOWN
 from ..ir.types import TensorType
 from ..signature import argument_type
+from . import trace_inline, trace_patches
 from .builder import GraphBuilder
 from .numpy_api import NUMPY_API
+from .trace_dependencies import dependencies
+from .trace_proxy import OPERATOR_NAMES, Proxy, unwrap
 
-_JITC_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-_NUMPY_ROOT = os.path.dirname(np.__file__)
-_SHAPE_QUERIES = {"np::dim", "np::size", "np::ndim", "np::shape"}
+_LIBRARY_ROOTS = tuple(os.path.dirname(os.path.abspath(module.__file__)) + os.sep
+                       for module in (sys.modules["jitc"], ir, backends, np))
 
 
-def _user_location() -> SourceLocation | None:
-    """The innermost stack frame outside jitc and NumPy: the user's line."""
+def user_location() -> SourceLocation | None:
+    """Where the innermost frame outside jitc and NumPy is: the user's
+    line, with the columns of the expression it is running."""
     frame = sys._getframe(1)
-    while frame is not None:
-        filename = frame.f_code.co_filename
-        if not filename.startswith((_JITC_ROOT, _NUMPY_ROOT)):
-            return SourceLocation(filename, frame.f_lineno)
+    while frame is not None and frame.f_code.co_filename.startswith(_LIBRARY_ROOTS):
         frame = frame.f_back
-    return None
+    if frame is None:
+        return None
+    return _location(frame.f_code, frame.f_lasti, frame.f_lineno)
+
+
+@functools.lru_cache(maxsize=4096)
+def _location(code, lasti: int, line: int) -> SourceLocation:
+    positions = next(iter(list(code.co_positions())[lasti // 2:lasti // 2 + 1]), None)
+    if positions is None or None in positions or positions[0] != line:
+        return SourceLocation(code.co_filename, line)
+    start, end, column, end_column = positions
+    return SourceLocation(code.co_filename, start, column, end, end_column)
+
+
+class TraceBuilder(GraphBuilder):
+    """The builder binders see while tracing. A value a binder needs at
+    compile time (an axis, a dtype) that the trace only knows as a traced
+    value is baked in with the tracer's soundness rules, instead of being
+    an error as in the scripter."""
+
+    def __init__(self, tracer: "Tracer"):
+        super().__init__(tracer.graph)
+        self.tracer = tracer
+
+    def static(self, x: Any, what: str) -> Any:
+        value = self.constant_of(x)
+        return self.tracer.bake(x, what) if value is UNKNOWN else value
 
 
 class Tracer:
     def __init__(self, name: str, strict: bool):
         self.graph = Graph(name)
-        self.builder = GraphBuilder(self.graph)
+        self.builder = TraceBuilder(self)
         self.interpreter = Interpreter(self.graph)
         self.concrete: dict[Value, Any] = {}
         self.strict = strict
-        self.fixed_dims: set[tuple[int, int]] = set()
+        self.fixed_dims: dict[tuple[int, int], SourceLocation | None] = {}
+        # values that may share memory with an array written in place, and where it was written
+        self.stale: dict[Value, SourceLocation | None] = {}
+        self.views: weakref.WeakSet[Proxy] = weakref.WeakSet()  # proxies with a base, while alive
+
+    location = staticmethod(user_location)
 
     # -- recording -----------------------------------------------------------
-    def parameter(self, example, name: str) -> "Proxy":
+    def parameter(self, example, name: str) -> Proxy:
         value = self.graph.add_param(argument_type(example, name), name)
         self.concrete[value] = example
+        return Proxy(self, value)
+
+    def constant(self, array: np.ndarray, name: str) -> Proxy:
+        """A proxy for an array the trace keeps as a named tensor constant."""
+        value = self.graph.tensor_constant(array, name)
+        self.concrete[value] = array
         return Proxy(self, value)
 
     def call(self, function, *args, **kwargs):
         binder = NUMPY_API.lookup(function)
         if binder is None:
-            raise self.error(f"{NUMPY_API.name_of(function)} is not supported by jitc's tracer")
+            name = OPERATOR_NAMES.get(function) or NUMPY_API.name_of(function)
+            raise self.error(f"{name} is not supported by jitc's tracer: jitc's NumPy mapping table "
+                             "has no entry for it")
         return self.record(binder, args, kwargs)
 
-    def call_method(self, name: str, proxy: "Proxy", *args, **kwargs):
+    def call_method(self, name: str, proxy: Proxy, *args, **kwargs):
         return self.record(NUMPY_API.methods[name], (proxy, *args), kwargs)
 
-    def record(self, binder, args, kwargs):
-        self.builder.source = _user_location()
+    def record(self, binder: Callable, args, kwargs):
+        """Run `binder` on the IR values of `args`, compute the concrete
+        values of the nodes it adds, and wrap its result in proxies."""
+        location = user_location()
+        args, kwargs = unwrap(args), unwrap(kwargs)
+        self.check_current((args, kwargs))
+        self.builder.source = location
         first_new = len(self.graph.block.nodes)
         try:
-            result = binder(self.builder, *_unwrap(args), **_unwrap(kwargs))
+            result = binder(self.builder, *args, **kwargs)
         except FrontendError as error:
-            raise self.error(str(error)) from None
-        for node in self.graph.block.nodes[first_new:]:
+            raise TraceError(str(error), location) from None
+        self.run_nodes(first_new, location)
+        return self.wrap(result)
+
+    def run_nodes(self, first: int, location: SourceLocation | None) -> None:
+        """The concrete values of the top-level nodes from index `first` on."""
+        for node in self.graph.block.nodes[first:]:
             try:
                 outputs = self.interpreter.run_node(node, self.concrete)
-            except (ValueError, TypeError, IndexError) as error:  # NumPy rejects the example values
-                raise self.error(f"{node.kind}: {error}") from None
+            except (ValueError, TypeError, IndexError, ArithmeticError) as error:  # as eager NumPy would
+                raise TraceError(f"{node.kind}: {error}", location) from None
             self.concrete.update(zip(node.outputs, outputs))
-        return self.wrap(result)
 
     def wrap(self, result):
         if isinstance(result, Value):
@@ -97,179 +145,153 @@ class Tracer:
         return result
 
     def error(self, message: str) -> TraceError:
-        location = _user_location()
-        where = f" (at {location.filename}:{location.line})" if location else ""
-        return TraceError(message + where)
+        return TraceError(message, user_location())
+
+    def check_current(self, values) -> None:
+        """Refuse to read a value that may share memory with an array
+        written in place since it was taken."""
+        for value in _values_in(values):
+            if value in self.stale:
+                written = self.stale[value]
+                where = f"line {written.line} of {written.filename}" if written else "another line"
+                raise self.error(
+                    "this array may share memory with an array written in place at "
+                    f"{where} (a view taken before the write, or the array a reshape or "
+                    "transpose view was written through): NumPy would see the write, which "
+                    "jitc.trace cannot record; take a .copy() before writing, or index the "
+                    "written array again after the write")
 
     # -- leaving the graph ------------------------------------------------------
-    def to_python(self, proxy: "Proxy", kind: type):
-        """The concrete value of `proxy` as a Python `kind`, baked into the trace."""
-        dims, data_dependent = self.dependencies(proxy.value)
+    def to_python(self, proxy: Proxy, what: str, *, decides: bool = False) -> Any:
+        """The concrete value of `proxy`, which the trace keeps as a constant
+        from here on (see the module docstring for the rules)."""
+        self.check_current(proxy.value)
+        return self._bake_value(proxy.value, f"converting a traced value to {what}", decides)
+
+    def bake(self, x: Any, what: str) -> Any:
+        """`x` (a frontend value, a tuple or list of them) as Python values,
+        for a binder that needs `what` at compile time."""
+        if isinstance(x, Value):
+            if x not in self.concrete:
+                raise FrontendError(f"{what} must be a constant known at compile time")
+            concrete = self._bake_value(x, f"using a traced value as {what}, which jitc needs "
+                                           "when it compiles,", decides=True)
+            return concrete.item() if isinstance(concrete, (np.ndarray, np.generic)) else concrete
+        if isinstance(x, (tuple, list)):
+            return type(x)(self.bake(item, what) for item in x)
+        return x
+
+    def _bake_value(self, value: Value, doing: str, decides: bool) -> Any:
+        location = user_location()
+        dims, data_dependent = dependencies(self.graph, value)
         if data_dependent:
-            location = _user_location()
-            where = f"{location.filename}:{location.line}" if location else "an unknown line"
-            message = (f"converting a traced value to a Python {kind.__name__} at {where} "
-                       "records it as a constant: the trace will not follow other inputs here")
-            if kind is bool and self.strict:
-                raise TraceError(message + "; this decides control flow, which tracing cannot "
-                                 "record: use jitc.script, or trace with strict=False")
-            warnings.warn(message, TracerWarning, stacklevel=3)
-        self.fixed_dims |= dims
-        return kind(self.concrete[proxy.value])
+            message = (f"{doing} records it as a constant: the trace will not follow other inputs "
+                       "here")
+            if decides and self.strict:
+                raise TraceError(message + "; this decides what the program does, which a trace "
+                                 "cannot record: use jitc.script, or trace with strict=False",
+                                 location)
+            warn(message, location)
+        for dim in dims:
+            self.fixed_dims.setdefault(dim, location)
+        return self.concrete[value]
 
-    def dependencies(self, value: Value) -> tuple[set[tuple[int, int]], bool]:
-        """The (parameter, axis) dims a value is computed from, and whether
-        it also depends on array data."""
-        dims: set[tuple[int, int]] = set()
-        data_dependent = False
-        pending, seen = [value], set()
-        while pending:
-            current = pending.pop()
-            if current in seen:
-                continue
-            seen.add(current)
-            node = current.producer
-            if node is None:
-                data_dependent = True
-            elif node.kind in _SHAPE_QUERIES:
-                source = node.inputs[0]
-                if source.producer is None:
-                    index = self.graph.params.index(source)
-                    rank = len(np.shape(self.concrete[source]))
-                    axes = [node.attributes["axis"] % rank] if node.kind == "np::dim" else range(rank)
-                    dims |= {(index, axis) for axis in axes}
-            else:
-                pending.extend(node.inputs)
-        return dims, data_dependent
-
+    # -- the end ------------------------------------------------------------------
     def finish(self, result) -> tuple[Graph, int | None]:
-        """Set the graph's returns from the function's result; returns the
-        graph and the output arity (None for a single value)."""
+        """Set the graph's returns from the function's result and fix the
+        dims the trace depends on; returns the graph and the output arity
+        (None for a single value)."""
         outputs = result if isinstance(result, tuple) else (result,)
         values = []
         for output in outputs:
-            if isinstance(output, Proxy):
-                values.append(output.value)
-            elif isinstance(output, (np.ndarray, np.generic, int, float, bool)):
-                values.append(self.builder.value(np.asarray(output) if isinstance(output, np.ndarray)
-                                                 else output))
-            else:
-                raise TraceError(f"a traced function must return arrays or tuples of arrays, "
-                                 f"got {type(output).__name__}")
+            output = unwrap(output)
+            self.check_current(output)
+            try:
+                values.append(self.builder.value(output))
+            except FrontendError:
+                raise TraceError("a traced function must return arrays, scalars, or tuples and "
+                                 f"lists of them; it returned a {type(output).__name__}") from None
         self.graph.block.set_returns(values)
         for index, axis in self.fixed_dims:
             param = self.graph.params[index]
             shape = list(param.type.shape)
             shape[axis] = int(np.shape(self.concrete[param])[axis])
             param.type = TensorType(param.type.dtype, tuple(shape))
+        _drop_unused_constants(self.graph)
         return self.graph, (len(outputs) if isinstance(result, tuple) else None)
 
 
-def _unwrap(x):
-    if isinstance(x, Proxy):
-        return x.value
-    if isinstance(x, tuple):
-        return tuple(_unwrap(v) for v in x)
-    if isinstance(x, list):
-        return [_unwrap(v) for v in x]
+def warn(message: str, location: SourceLocation | None) -> None:
+    """A TracerWarning attributed to the user's line."""
+    if location is None:
+        warnings.warn(message, TracerWarning, stacklevel=2)
+        return
+    module = os.path.splitext(os.path.basename(location.filename))[0]
+    warnings.warn_explicit(format_with_source(message, location), TracerWarning, location.filename,
+                           location.line, module, registry=None)
+
+
+def fixed_size_message(name: str, traced_shape, shape, fixed_at: dict) -> str:
+    """Why an argument `name` of signature shape `shape` does not fit a
+    traced parameter of shape `traced_shape`; `fixed_at` maps axes to where
+    the trace fixed them."""
+    axis = next(axis for axis, (traced, given) in enumerate(zip(traced_shape, shape))
+                if isinstance(traced, int) and traced != given)
+    size, given = traced_shape[axis], shape[axis]
+    got = f"size {given}" if isinstance(given, int) else "another size"
+    where = fixed_at.get(axis)
+    if where is None:
+        return (f"argument '{name}' has {got} in dim {axis}; the trace was recorded with size {size} "
+                "there, which NumPy broadcasts, so the trace only accepts that size: trace with "
+                "example inputs whose sizes are not 1 where they can vary")
+    line = linecache.getline(where.filename, where.line).strip()
+    return (f"argument '{name}' has {got} in dim {axis}, but the trace fixed that dim to {size}: "
+            f"line {where.line} of {where.filename} (`{line}`) turned it into a Python value (a "
+            "loop count, a condition or a compile-time argument), so the trace holds for that size "
+            "only; trace again at this size, or use jitc.script")
+
+
+def _values_in(x) -> list[Value]:
+    if isinstance(x, Value):
+        return [x]
+    if isinstance(x, (tuple, list)):
+        return [v for item in x for v in _values_in(item)]
     if isinstance(x, dict):
-        return {k: _unwrap(v) for k, v in x.items()}
+        return _values_in(list(x.values()))
     if isinstance(x, slice):
-        return slice(_unwrap(x.start), _unwrap(x.stop), _unwrap(x.step))
-    return x
+        return _values_in([x.start, x.stop, x.step])
+    return []
 
 
-class Proxy:
-    """Stands for an array or a scalar while a function is traced."""
-
-    __slots__ = ("tracer", "value")
-    __array_priority__ = 1000
-    __hash__ = object.__hash__
-
-    def __init__(self, tracer: Tracer, value: Value):
-        self.tracer = tracer
-        self.value = value
-
-    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
-        if method != "__call__":
-            raise self.tracer.error(f"np.{ufunc.__name__}.{method} is not supported by jitc's tracer")
-        return self.tracer.call(ufunc, *inputs, **kwargs)
-
-    def __array_function__(self, function, types, args, kwargs):
-        return self.tracer.call(function, *args, **kwargs)
-
-    def __array__(self, dtype=None, copy=None):
-        raise self.tracer.error("a traced array cannot become a NumPy array: the call that "
-                                "asked for one is not recorded by jitc (use NumPy functions on it)")
-
-    def __getattr__(self, name: str):
-        if name in NUMPY_API.attributes:
-            return self.tracer.record(NUMPY_API.attributes[name], (self,), {})
-        if name in NUMPY_API.methods:
-            return functools.partial(self.tracer.call_method, name, self)
-        if name == "dtype":
-            return np.asarray(self.tracer.concrete[self.value]).dtype
-        raise AttributeError(f"traced arrays have no attribute {name!r} that jitc can record")
-
-    @property
-    def ndim(self) -> int:
-        return np.ndim(self.tracer.concrete[self.value])
-
-    def __getitem__(self, index):
-        return self.tracer.call(operator.getitem, self, index)
-
-    def __len__(self) -> int:
-        return self.tracer.to_python(self.tracer.call(len, self), int)
-
-    def __iter__(self):
-        return (self[i] for i in range(len(self)))
-
-    def __bool__(self) -> bool:
-        return self.tracer.to_python(self, bool)
-
-    def __int__(self) -> int:
-        return self.tracer.to_python(self, int)
-
-    def __index__(self) -> int:
-        return self.tracer.to_python(self, int)
-
-    def __float__(self) -> float:
-        return self.tracer.to_python(self, float)
-
-    def __repr__(self) -> str:
-        return f"<traced {self.value.type} %{self.value.name or '?'}>"
+def _drop_unused_constants(graph: Graph) -> None:
+    """Tensor constants made for module arrays that the trace never used."""
+    from ..ir.attributes import TensorRef
+    for node in list(graph.block.nodes):
+        if node.kind == "prim::Constant" and not node.output.uses:
+            reference = node.attributes["value"]
+            if isinstance(reference, TensorRef):
+                node.destroy()
+                del graph.tensors[reference.name]
 
 
-def _binary(function):
-    def forward(self, other):
-        return self.tracer.call(function, self, other)
-
-    def reflected(self, other):
-        return self.tracer.call(function, other, self)
-    return forward, reflected
-
-
-for _name, _function in (("add", operator.add), ("sub", operator.sub), ("mul", operator.mul),
-                         ("truediv", operator.truediv), ("floordiv", operator.floordiv),
-                         ("mod", operator.mod), ("pow", operator.pow), ("matmul", operator.matmul),
-                         ("and", operator.and_), ("or", operator.or_), ("xor", operator.xor)):
-    _forward, _reflected = _binary(_function)
-    setattr(Proxy, f"__{_name}__", _forward)
-    setattr(Proxy, f"__r{_name}__", _reflected)
-for _name, _function in (("lt", operator.lt), ("le", operator.le), ("gt", operator.gt),
-                         ("ge", operator.ge), ("eq", operator.eq), ("ne", operator.ne)):
-    setattr(Proxy, f"__{_name}__", _binary(_function)[0])
-for _name, _function in (("neg", operator.neg), ("pos", operator.pos), ("invert", operator.invert),
-                         ("abs", abs)):
-    setattr(Proxy, f"__{_name}__", (lambda f: lambda self: self.tracer.call(f, self))(_function))
-
-
-def trace_graph(function, example_inputs: Sequence[Any], names: Sequence[str], *,
-                strict: bool = True) -> tuple[Graph, int | None]:
-    """Record `function` on `example_inputs`; returns the graph and the
-    output arity (None when the function returns one value)."""
-    tracer = Tracer(getattr(function, "__name__", "traced"), strict)
+def trace_graph(function, example_inputs: Sequence[Any], names: Sequence[str], *, strict: bool = True,
+                constants: Callable[[Tracer], Any] | None = None,
+                name: str | None = None) -> tuple[Graph, int | None, dict]:
+    """Record `function` on `example_inputs`; returns the graph, the output
+    arity (None when the function returns one value) and where each dim the
+    trace fixed was fixed: {(parameter index, axis): SourceLocation}.
+    `constants(tracer)`, when given, runs first and returns a context
+    manager active while the function runs (module arrays as proxies)."""
+    tracer = Tracer(name or getattr(function, "__name__", "traced"), strict)
     proxies = [tracer.parameter(example, name) for example, name in zip(example_inputs, names)]
-    with np.errstate(all="ignore"):
-        result = function(*proxies)
-    return tracer.finish(result)
+    with np.errstate(all="ignore"), trace_patches.patched(), trace_inline.recording(tracer):
+        if constants is None:
+            result = function(*proxies)
+        else:
+            with constants(tracer):
+                result = function(*proxies)
+    graph, arity = tracer.finish(result)
+    return graph, arity, dict(tracer.fixed_dims)
+
+
+__all__ = ["Tracer", "TraceBuilder", "trace_graph", "user_location", "warn", "fixed_size_message"]

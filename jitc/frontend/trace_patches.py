@@ -1,0 +1,76 @@
+"""NumPy and `math` functions that never reach a proxy's protocols.
+
+`np.zeros(x.shape)`, `np.arange(n)`, `np.array([a, b])` and `math.sqrt(n)`
+turn their arguments into Python values (or NumPy arrays) before anything
+else, so a proxy only sees `__index__` or `__float__`: the trace would
+hold a constant and fix the dims behind it. While a trace records, the
+functions of the mapping table that NumPy does not dispatch through
+`__array_function__` are replaced in the `numpy` and `math` modules by
+wrappers (as torch.fx wraps `math` functions): called with traced values,
+a wrapper records the call through the table; called without, it runs the
+original. The originals are put back when the outermost trace ends. Code
+that imported such a function by name (`from numpy import zeros`) keeps
+the original, and its calls fix dims instead.
+"""
+from __future__ import annotations
+
+import contextlib
+import functools
+import math
+
+import numpy as np
+
+from . import trace_inline
+from .numpy_api import NUMPY_API
+
+
+def _has_proxy(x) -> bool:
+    from .trace_proxy import Proxy
+    if isinstance(x, Proxy):
+        return True
+    if isinstance(x, (tuple, list)):
+        return any(_has_proxy(item) for item in x)
+    if isinstance(x, dict):
+        return any(_has_proxy(item) for item in x.values())
+    return False
+
+
+def _wrapper(function):
+    @functools.wraps(function)
+    def wrapper(*args, **kwargs):
+        if trace_inline.ACTIVE and _has_proxy((args, kwargs)):
+            return trace_inline.ACTIVE[-1].call(function, *args, **kwargs)
+        return function(*args, **kwargs)
+    return wrapper
+
+
+def _undispatched() -> list[tuple[object, str, object]]:
+    """(module, name, function) of the table's functions in numpy and math
+    that NumPy does not dispatch to a proxy."""
+    found = []
+    for module in (np, math):
+        for name, function in list(vars(module).items()):
+            if (callable(function) and not isinstance(function, (type, np.ufunc))
+                    and not hasattr(function, "_implementation")  # an __array_function__ dispatcher
+                    and NUMPY_API.lookup(function) is not None):
+                found.append((module, name, function))
+    return found
+
+
+@contextlib.contextmanager
+def patched():
+    """Wrappers in place while the block runs (once, for nested traces)."""
+    if trace_inline.ACTIVE:
+        yield
+        return
+    originals = _undispatched()
+    for module, name, function in originals:
+        setattr(module, name, _wrapper(function))
+    try:
+        yield
+    finally:
+        for module, name, function in originals:
+            setattr(module, name, function)
+
+
+__all__ = ["patched"]
