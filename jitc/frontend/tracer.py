@@ -147,19 +147,19 @@ class Tracer:
     def error(self, message: str) -> TraceError:
         return TraceError(message, user_location())
 
-    def check_current(self, values) -> None:
+    def check_current(self, values, what: str = "this array") -> None:
         """Refuse to read a value that may share memory with an array
         written in place since it was taken."""
         for value in _values_in(values):
             if value in self.stale:
                 written = self.stale[value]
                 where = f"line {written.line} of {written.filename}" if written else "another line"
-                raise self.error(
-                    "this array may share memory with an array written in place at "
-                    f"{where} (a view taken before the write, or the array a reshape or "
-                    "transpose view was written through): NumPy would see the write, which "
-                    "jitc.trace cannot record; take a .copy() before writing, or index the "
-                    "written array again after the write")
+                raise TraceError(
+                    f"{what} may share memory with an array written in place at {where} (a view "
+                    "taken before the write, or the array a reshape or transpose view was written "
+                    "through): NumPy would see the write, which jitc.trace cannot record; take a "
+                    ".copy() before writing, or index the written array again after the write",
+                    user_location() if what == "this array" else None)
 
     # -- leaving the graph ------------------------------------------------------
     def to_python(self, proxy: Proxy, what: str, *, decides: bool = False) -> Any:
@@ -205,7 +205,7 @@ class Tracer:
         values = []
         for output in outputs:
             output = unwrap(output)
-            self.check_current(output)
+            self.check_current(output, "an array the function returns")
             try:
                 values.append(self.builder.value(output))
             except FrontendError:
