@@ -25,7 +25,8 @@ from .ir.graph import Graph
 from .ir.passes import optimize, specialize
 from .ir.types import TensorType, Type, is_subtype
 from .frontend import trace_inline
-from .signature import argument_type, describe, generic_type
+from .frontend.builder import StaticValueNeeded
+from .signature import SpecializedValue, argument_type, describe, generic_type, specialize_value, value_type
 
 DEFAULT_OPTIMIZATION_LEVEL = 2
 FAST_ENTRIES = 4  # native entries tried before the Python dispatcher
@@ -54,6 +55,8 @@ class CompiledFunction:
         self.optimization_level = optimization_level
         self.output_arity = output_arity
         self._specializations: dict[tuple[Type, ...], Specialization] = {}
+        # Parameters whose int or bool value is part of the signature, found while compiling.
+        self.static_parameters: set[str] = set()
         # The native entries of the versions that ran last, most recent first: each
         # checks the arguments itself and declines (NotImplemented) those it was not
         # compiled for, so a call that matches one never reaches the Python dispatcher.
@@ -98,7 +101,8 @@ class CompiledFunction:
                 return inlined
         specialization = self.specialization_for(values)
         fast = getattr(specialization.run, "fast", None)
-        if fast is not None:
+        # A native entry checks types, not values, so specialised values stay on this path.
+        if fast is not None and not any(isinstance(t, SpecializedValue) for t in specialization.types):
             others = tuple(entry for entry in self._fast if entry[0] is not fast)
             self._fast = ((fast, specialization.run),) + others[:FAST_ENTRIES - 1]
         return self.pack(specialization.run(*values))
@@ -121,6 +125,9 @@ class CompiledFunction:
 
     def signature_of(self, values) -> tuple[Type, ...]:
         types = [argument_type(v, name) for v, name in zip(values, self.signature.parameters)]
+        if self.static_parameters:
+            types = [specialize_value(t, v) if name in self.static_parameters else t
+                     for t, v, name in zip(types, values, self.signature.parameters)]
         for index, axes in self.fixed_dims.items():
             type, sizes = types[index], np.shape(values[index])
             if isinstance(type, TensorType) and len(sizes) > max(axes):
@@ -129,11 +136,18 @@ class CompiledFunction:
         return tuple(types)
 
     def specialization_for(self, values) -> Specialization:
-        types = self.signature_of(values)
-        specialization = self._specializations.get(types)
-        if specialization is None:
-            specialization = self._specializations[types] = self.compile(types)
-        return specialization
+        while True:
+            types = self.signature_of(values)
+            specialization = self._specializations.get(types)
+            if specialization is not None:
+                return specialization
+            try:
+                specialization = self._specializations[types] = self.compile(types)
+                return specialization
+            except StaticValueNeeded as needed:  # compile again with those values fixed
+                if set(needed.parameters) <= self.static_parameters:
+                    raise
+                self.static_parameters.update(needed.parameters)
 
     def graph_for(self, *args, **kwargs) -> Graph:
         """The specialised, optimised graph that runs for these arguments."""
@@ -163,6 +177,11 @@ class CompiledFunction:
         """Seconds spent per stage, for every compiled signature, and where
         its machine code came from (compiled, or the memory or disk cache)."""
         return [{"signature": [str(t) for t in s.types], "backend": s.backend,
+    def static_arguments(self, graph: Graph) -> dict[str, Any]:
+        """The parameter values `graph`, one of `saved_graphs()`, was compiled
+        for (see `static_parameters`); empty when it takes them all as data."""
+        return {}
+
                  "code_from": getattr(s.run, "origin", "compiled"), **s.seconds}
                 for s in self._specializations.values()]
 
@@ -172,10 +191,11 @@ class CompiledFunction:
         start = time.perf_counter()
         generic = self.generic_graph(types)
         seconds["frontend"] = time.perf_counter() - start
-        self.check_argument_types(generic, types)
+        graph_types = tuple(value_type(t) for t in types)
+        self.check_argument_types(generic, graph_types)
         start = time.perf_counter()
         try:
-            graph = specialize(generic, types)
+            graph = specialize(generic, graph_types)
             optimize(graph, self.optimization_level)
         except IRTypeError as error:
             raise TypeError(f"{self.__name__}(): {error}") from None
@@ -261,10 +281,12 @@ class TracedFunction(CompiledFunction):
 
 class LoadedFunction(CompiledFunction):
     """A function read back by `jitc.load`: the generic graphs it was saved
-    with, one per kind of argument signature."""
+    with, one per kind of argument signature (and per value of the
+    parameters it was specialised on, `static_arguments`)."""
 
     def __init__(self, name: str, parameters: Sequence[inspect.Parameter], graphs: Sequence[Graph],
-                 output_arity: int | None, backend: str | None = None):
+                 output_arity: int | None, backend: str | None = None,
+                 static_arguments: Sequence[dict[str, Any]] | None = None):
         super().__init__(name, parameters, backend=backend, output_arity=output_arity)
         self._graphs = list(graphs)
 
@@ -273,12 +295,17 @@ class LoadedFunction(CompiledFunction):
         return self._graphs[0]
 
     def generic_graph(self, types):
-        for graph in self._graphs:
-            if all(is_subtype(t, p.type) for t, p in zip(types, graph.params)):
+        for graph, static in zip(self._graphs, self._static):
+            names = self.signature.parameters
+            if all(_accepts(p, static.get(name), t) for t, p, name in zip(types, graph.params, names)):
+        self._static = list(static_arguments or [{} for _ in self._graphs])
+        self.static_parameters = {name for static in self._static for name in static}
                 return graph
-        if len(self._graphs) == 1:
+        if len(self._graphs) == 1 and not self.static_parameters:
             return self._graphs[0]  # check_argument_types names the parameter that differs
-        saved = "; ".join("(" + ", ".join(str(p.type) for p in g.params) + ")" for g in self._graphs)
+        saved = "; ".join("(" + ", ".join(f"{name}={static[name]!r}" if name in static else str(p.type)
+                                          for p, name in zip(g.params, self.signature.parameters)) + ")"
+                          for g, static in zip(self._graphs, self._static))
         raise TypeError(f"{self.__name__}(): this model was saved for arguments of types {saved}")
 
     def saved_graphs(self) -> list[Graph]:
@@ -292,6 +319,17 @@ class ScriptFunction(CompiledFunction):
     is refused there); it is compiled on the first call, once per *kind* of
     argument signature: each array's dtype and rank, and the type of each
     scalar, list or tuple. Sizes are left to specialisation, so one generic
+    def static_arguments(self, graph: Graph) -> dict[str, Any]:
+        return next(static for saved, static in zip(self._graphs, self._static) if saved is graph)
+
+
+def _accepts(param, static_value, type: Type) -> bool:
+    """Whether a saved graph's parameter, compiled for `static_value` when
+    not None, takes an argument of signature type `type`."""
+    if static_value is not None:
+        return isinstance(type, SpecializedValue) and type.value == static_value and type.type == param.type
+    return is_subtype(value_type(type), param.type)
+
     graph serves every size. `x.shape` unpacks and `x.dtype` is known while
     scripting, as NumPy code expects."""
 
@@ -309,11 +347,20 @@ class ScriptFunction(CompiledFunction):
         from .frontend.scripter import script_graph_with_arity
         graph = self._graphs.get(generic_types)
         if graph is None:
-            graph, self.output_arity = script_graph_with_arity(self.function, generic_types)
+            if generic_types is None:
+                graph, self.output_arity = script_graph_with_arity(self.function, None)
+            else:
+                graph, self.output_arity = script_graph_with_arity(
+                    self.function, tuple(value_type(t) for t in generic_types),
+                    _static_values(generic_types, self.signature.parameters))
             self._graphs[generic_types] = graph
         self._latest = graph
         return graph
 
+        """The generic graph for these types (None: the annotations). Types
+        that are `SpecializedValue`s fix their parameters to their values;
+        for the others, an int whose value compiling needs raises
+        StaticValueNeeded (except for the annotations' graph)."""
     @property
     def graph(self) -> Graph:
         """The generic graph of the latest call, or, before any call, the
@@ -322,6 +369,20 @@ class ScriptFunction(CompiledFunction):
 
     def generic_graph(self, types):
         return self.script(tuple(generic_type(t) for t in types))
+    @property
+    def fixed_dims(self) -> dict[int, tuple[int, ...]]:
+        """No dims: scripted graphs leave every size to specialisation."""
+        return {}
+
+    def static_arguments(self, graph: Graph) -> dict[str, Any]:
+        types = next((types for types, saved in self._graphs.items() if saved is graph), None)
+        return _static_values(types or (), self.signature.parameters)
+
 
     def saved_graphs(self) -> list[Graph]:
         return list(self._graphs.values()) or [self.graph]
+
+
+def _static_values(types: Sequence[Type], names) -> dict[str, Any]:
+    """{parameter name: value} of the `SpecializedValue`s of a signature."""
+    return {name: type.value for type, name in zip(types, names) if isinstance(type, SpecializedValue)}

@@ -213,6 +213,10 @@ def save(function, path: str | os.PathLike, *, extra_files: Mapping[str, bytes |
         "specializations": [_graph_record(g, f"specializations/{i}.ir", pool, texts)
                             for i, g in enumerate(specialized)],
     }
+    for record, graph in zip(entry["graphs"], generic):
+        static = function.static_arguments(graph)
+        if static:  # {parameter: value}: this graph is compiled for those int or bool values only
+            record["static"] = static
     known = op_versions()
     used = sorted({node.kind for graph in generic + specialized for node in graph.walk()})
     unknown = [kind for kind in used if kind not in known]
@@ -288,6 +292,7 @@ class EntryPoint:
     output_arity: int | None
     graphs: list[Graph]
     specializations: list[Graph]
+    static_arguments: list[dict[str, Any]] = field(default_factory=list)  # one per graph
 
 
 @dataclass
@@ -325,6 +330,20 @@ def _list(mapping: dict, key: str, where: str, limit: int = _MAX_ENTRIES) -> lis
     value = _field(mapping, key, list, where)
     _require(len(value) <= limit, f"{where}: {key!r} has {len(value)} items, more than {limit}")
     return value
+
+
+def _static_arguments(record: dict, graph: Graph, parameters: list[inspect.Parameter], where: str) -> dict:
+    """A graph record's `static`: the int or bool values of the parameters
+    the graph was compiled for (`jitc.script` specialises on them)."""
+    static = record.get("static", {})
+    _require(isinstance(static, dict), f"{where}: 'static' is malformed")
+    types = {parameter.name: str(param.type) for parameter, param in zip(parameters, graph.params)}
+    for name, value in static.items():
+        kind = "bool" if isinstance(value, bool) else "int" if _is_int(value, -2**63, 2**63 - 1) else None
+        _require(kind is not None and types.get(name) == kind,
+                 f"{where}: 'static' gives {name[:200]!r} a value that its parameter's type "
+                 f"({types.get(name, 'no such parameter')}) does not hold")
+    return static
 
 
 def _check_version(manifest: dict) -> int:
@@ -525,9 +544,11 @@ class _Reader:
         parameters = self.parameters(_list(entry, "parameters", where, 10_000), where)
         arity = entry.get("output_arity")
         _require(arity is None or _is_int(arity, 0, 10_000), f"{where}: 'output_arity' is malformed")
-        graphs = [self.graph(record, f"{where}, graph {i}", tensors, ops)
-                  for i, record in enumerate(_list(entry, "graphs", where))]
+        records = _list(entry, "graphs", where)
+        graphs = [self.graph(record, f"{where}, graph {i}", tensors, ops) for i, record in enumerate(records)]
         _require(len(graphs) > 0, f"{where} has no graph")
+        static_arguments = [_static_arguments(record, graph, parameters, f"{where}, graph {i}")
+                            for i, (record, graph) in enumerate(zip(records, graphs))]
         specializations = [self.graph(record, f"{where}, specialisation {i}", tensors, ops)
                            for i, record in enumerate(_list(entry, "specializations", where))]
         for graph in graphs + specializations:
@@ -535,7 +556,7 @@ class _Reader:
                      f"{where}: a graph takes {len(graph.params)} inputs, the entry point {len(parameters)}")
             _require(len(graph.returns) == (1 if arity is None else arity),
                      f"{where}: a graph returns {len(graph.returns)} values, 'output_arity' says {arity}")
-        return EntryPoint(name, kind, parameters, arity, graphs, specializations)
+        return EntryPoint(name, kind, parameters, arity, graphs, specializations, static_arguments)
 
     def extra_files(self, entries: list) -> dict[str, bytes]:
         files = {}
@@ -642,7 +663,8 @@ def load(path: str | os.PathLike, backend: str | None = None, *,
         raise LoadError(f"{os.fspath(path)!r} has {len(model.entry_points)} entry points; "
                         "this jitc loads files with one (a function)")
     entry = model.entry_points[0]
-    function = LoadedFunction(entry.name, entry.parameters, entry.graphs, entry.output_arity, backend)
+    function = LoadedFunction(entry.name, entry.parameters, entry.graphs, entry.output_arity, backend,
+                              entry.static_arguments)
     # Kept for `jitc.save` to write again and for `jitc inspect`; dispatch compiles from the generic graphs.
     function.saved_specializations = {tuple(p.type for p in g.params): g for g in entry.specializations}
     if extra_files is not None:

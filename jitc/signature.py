@@ -8,10 +8,38 @@ stays known at compile time.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from .ir.types import (ANY_DIM, BOOL, FLOAT, INT, NEVER, NONE, DType, ListType, TensorType, TupleType,
                        Type, join_types)
+
+
+@dataclass(frozen=True)
+class SpecializedValue(Type):
+    """In a signature, an int or bool argument whose value the compiled
+    version is specialised on (a split count, an axis), as JAX's static
+    arguments: calls with another value use another version. Never the
+    type of a graph value: the graph's parameter keeps `type`."""
+
+    type: Type
+    value: int | bool
+
+    def __str__(self) -> str:
+        return f"{self.type}={self.value!r}"
+
+
+def specialize_value(type: Type, value) -> Type:
+    """`type` for an argument of a parameter the function is specialised on."""
+    if type in (INT, BOOL):
+        return SpecializedValue(type, value)
+    return type
+
+
+def value_type(type: Type) -> Type:
+    """The graph type of a signature entry: a specialised value's type."""
+    return type.type if isinstance(type, SpecializedValue) else type
 
 
 def argument_type(value, name: str) -> Type:
@@ -55,7 +83,7 @@ def generic_type(type: Type) -> Type:
         return ListType(generic_type(type.element))
     if isinstance(type, TupleType):
         return TupleType(tuple(generic_type(t) for t in type.elements))
-    return type
+    return type  # scalars, None, and specialised values, whose value is part of the generic graph
 
 
 def describe(type: Type) -> str:
@@ -69,4 +97,6 @@ def describe(type: Type) -> str:
             shape = ", ".join(str(d) for d in type.shape)
             return f"a {type.dtype.value} array of shape ({shape})"
         return f"a {len(type.shape)}-d {type.dtype.value} array"
+    if isinstance(type, SpecializedValue):
+        return f"{describe(type.type)} equal to {type.value!r}"
     return {INT: "an int", FLOAT: "a float", BOOL: "a bool", NONE: "None"}.get(type, str(type))

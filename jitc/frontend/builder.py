@@ -12,13 +12,26 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from ..errors import FrontendError
+from ..errors import FrontendError, JitcError
 from ..ir.errors import IRTypeError
 from ..ir.graph import Graph, SourceLocation, Value
 from ..ir.ops import UNKNOWN, constant_value, create_op
-from ..ir.types import NEVER, DType, ListType, TensorType, TupleType, Type, join_types, type_of_value
+from ..ir.types import (BOOL, INT, NEVER, DType, ListType, ScalarType, TensorType, TupleType, Type,
+                        join_types, type_of_value)
 
 CONSTANT_TYPES = (bool, int, float, type(None), str)
+
+
+class StaticValueNeeded(JitcError):
+    """Compiling needs the value of int or bool parameters of the graph
+    (a split count, an axis): `jitc.script` compiles again with those
+    parameters fixed to the call's values, as JAX does for static
+    arguments. Raised only by builders with `specialise_parameters` set."""
+
+    def __init__(self, parameters: tuple[str, ...], what: str):
+        self.parameters = parameters
+        super().__init__(f"{what} must be a constant known at compile time; it depends on the "
+                         f"parameter(s) {', '.join(parameters)}")
 
 
 def is_constant(x: Any) -> bool:
@@ -42,6 +55,11 @@ class GraphBuilder:
     def __init__(self, graph: Graph):
         self.graph = graph
         self.source: SourceLocation | None = None
+        # When set, `static` asks for the values of the int and bool parameters a value is
+        # computed from (StaticValueNeeded) instead of failing.
+        self.specialise_parameters = False
+        # What is being inlined into the graph, outermost first (the scripter refuses recursion).
+        self.call_stack: list[Any] = []
 
     # -- values ------------------------------------------------------------------
     def value(self, x: Any) -> Value:
@@ -71,10 +89,40 @@ class GraphBuilder:
 
     def static(self, x: Any, what: str) -> Any:
         """The Python value of `x`, which must be known while compiling."""
+        if isinstance(x, tuple):
+            return tuple(self.static(item, what) for item in x)
         value = self.constant_of(x)
         if value is UNKNOWN:
+            parameters = self.parameters_behind(x) if self.specialise_parameters else None
+            if parameters:
+                raise StaticValueNeeded(parameters, what)
             raise FrontendError(f"{what} must be a constant known at compile time")
         return value
+
+    def parameters_behind(self, value: Any) -> tuple[str, ...] | None:
+        """The names of the graph's int and bool parameters that `value` is
+        computed from by scalar operations and constants alone, or None when
+        it depends on anything else (array data or sizes, a loop)."""
+        if not isinstance(value, Value):
+            return None
+        params = {param: param.name for param in self.graph.params if param.type in (INT, BOOL)}
+        found: dict[str, None] = {}
+        pending, seen = [value], set()
+        while pending:
+            current = pending.pop()
+            if current in seen:
+                continue
+            seen.add(current)
+            node = current.producer
+            if node is None:
+                if current not in params:
+                    return None
+                found[params[current]] = None
+            elif node.blocks or not all(isinstance(v.type, ScalarType) for v in (*node.inputs, *node.outputs)):
+                return None
+            else:
+                pending.extend(node.inputs)
+        return tuple(found) or None
 
     def static_int(self, x: Any, what: str) -> int:
         value = self.static(x, what)
@@ -102,7 +150,10 @@ class GraphBuilder:
                 return ListType(join_types([GraphBuilder.type_of(item) for item in x]) if x else NEVER)
             except TypeError as error:
                 raise FrontendError(f"list elements must have one type: {error}") from None
-        return type_of_value(x)
+        try:
+            return type_of_value(x)
+        except TypeError:
+            raise FrontendError(f"jitc cannot use a value of type {type(x).__name__} here") from None
 
     def is_tensor(self, x: Any) -> bool:
         if isinstance(x, Value):
@@ -135,4 +186,4 @@ class GraphBuilder:
         return self.op_typed("prim::ListConstruct", [], [ListType(element)]).output
 
 
-__all__ = ["GraphBuilder", "is_constant", "as_dtype"]
+__all__ = ["GraphBuilder", "StaticValueNeeded", "is_constant", "as_dtype"]

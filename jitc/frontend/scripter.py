@@ -6,14 +6,23 @@ into a generic IR graph that keeps its loops and branches, as
 
 The statements run at compile time over frontend values (`script_scope`);
 expressions lower through the NumPy mapping table (`script_expressions`);
-`if` becomes `prim::If` and `for ... in range(...)` becomes `prim::Loop`
-(`script_control`), and liveness (`script_analysis`) decides which
-variables leave them.
+`if` becomes `prim::If` (`script_control`), loops become `prim::Loop` or
+are unrolled (`script_loops`), liveness (`script_analysis`) decides which
+variables leave them, and writes into arrays go through `script_aliases`.
 
 Where the compiled program differs from Python, by design:
-- `x += y` rebinds `x` to `x + y`, and `y.append(v)` rebinds `y` to
-  `y + [v]`: arrays and lists are values, so other names bound to the same
-  object do not see the change.
+- Lists are values: `y.append(v)` and `y[i] = v` rebind `y` to a new list,
+  so other names bound to the same list do not see the change, and a loop
+  may not append to the list it iterates over.
+- Arrays are NumPy's: `x[i] = v`, `x[1:] += v` and `x += v` write into the
+  array, and every variable holding it or a view of it (`y = x[1:]`,
+  `b = a`) sees the write; a function that writes into an array parameter
+  writes into the caller's array (`prim::CopyInto` at its end). Where
+  jitc cannot tell which array a write reaches (a variable that an `if`
+  or a loop leaves holding one of several arrays, an array taken out of a
+  list, a reshape, a module's array), the write is a ScriptError. A 0-d
+  array is taken to be a NumPy scalar: `s += 1` rebinds `s`. Results are
+  new arrays, never the arguments themselves.
 - `not`, `and`, `or` and chained comparisons give Python bools (operands
   go through `bool()`); `and`/`or` short-circuit through a `prim::If`, so
   `i < n and x[i] > 0` never evaluates `x[i]` when `i >= n`.
@@ -21,9 +30,11 @@ Where the compiled program differs from Python, by design:
   what is appended or added to it, joined across branches and iterations.
 - A variable first assigned inside a loop body cannot be read after the
   loop, and one assigned in only one branch of an `if` cannot be read
-  after the `if`: both are errors at the read, not undefined values.
-- A `return` may appear inside `if`s (the statements after such an `if`
-  are compiled into each branch that falls through) but not inside loops.
+  after the `if`: both are errors at the read, not undefined values. A
+  `for` over elements known while compiling (a tuple, a list display) is
+  unrolled, so there the last iteration's values stay, as in Python.
+- `assert` checks at run time and raises AssertionError naming its line;
+  its message must be a constant.
 """
 from __future__ import annotations
 
@@ -40,23 +51,23 @@ from ..errors import FrontendError
 from ..ir.graph import Graph, Value
 from ..ir.types import BOOL, FLOAT, INT, NONE, TENSOR, ListType, TensorType, TupleType, Type
 from ..ir.verifier import verify
-from .builder import GraphBuilder
-from .script_analysis import (always_returns, assigned_names, first_return, live_after_each,
-                              live_at_loop_head, mutated_list)
-from .script_control import Merged, emit_if, emit_loop
+from .builder import GraphBuilder, is_constant
+from .numpy_api import NUMPY_API
+from .script_aliases import ArrayWrites, arrays_in, display, is_array, is_hidden
+from .script_analysis import always_returns, assigned_names, first_return, live_after_each, mutated_list
+from .script_comprehensions import elements_of
+from .script_control import Merged, emit_if
 from .script_expressions import BINARY_OPERATORS, ExpressionCompiler, describe
-from .script_scope import ScriptContext, Undefined, is_bound, same_value
+from .script_loops import LoopStatements
+from .script_scope import (BREAK, CONTINUE, RETURNED, UNSET, ScriptContext, Undefined, Unset, array_variable,
+                           is_bound, return_variable, same_value)
 from .script_source import FunctionSource
 
 UNSUPPORTED_STATEMENTS = {
-    ast.While: "'while' loops are not supported yet; use a for loop over range(...)",
-    ast.Break: "'break' is not supported yet",
-    ast.Continue: "'continue' is not supported yet",
     ast.With: "'with' statements are not supported",
     ast.AsyncWith: "'async with' statements are not supported",
     ast.Try: "'try' statements are not supported",
-    ast.Raise: "'raise' is not supported yet",
-    ast.Assert: "'assert' is not supported yet",
+    ast.Raise: "'raise' is not supported yet; use assert",
     ast.Global: "'global' is not supported: a scripted function cannot assign names outside it",
     ast.Nonlocal: "'nonlocal' is not supported: a scripted function cannot assign names outside it",
     ast.FunctionDef: "nested function definitions are not supported; define the function at "
@@ -73,6 +84,9 @@ if hasattr(ast, "TryStar"):
     UNSUPPORTED_STATEMENTS[ast.TryStar] = "'try' statements are not supported"
 
 _SCALAR_ANNOTATIONS = {int: INT, float: FLOAT, bool: BOOL, None: NONE, type(None): NONE}
+_UFUNC_NAMES = {"+": "add", "-": "subtract", "*": "multiply", "/": "divide", "//": "floor_divide",
+                "%": "remainder", "**": "power", "@": "matmul", "&": "bitwise_and", "|": "bitwise_or",
+                "^": "bitwise_xor", "<<": "left_shift", ">>": "right_shift"}
 
 
 def script_graph(function: Callable, param_types: Sequence[Type] | None = None) -> Graph:
@@ -84,13 +98,17 @@ def script_graph(function: Callable, param_types: Sequence[Type] | None = None) 
     return script_graph_with_arity(function, param_types)[0]
 
 
-def script_graph_with_arity(function: Callable, param_types: Sequence[Type] | None = None
-                            ) -> tuple[Graph, int | None]:
+def script_graph_with_arity(function: Callable, param_types: Sequence[Type] | None = None,
+                            static_arguments: dict[str, Any] | None = None) -> tuple[Graph, int | None]:
     """`script_graph`, and the output arity: None when the function returns
     one value, the tuple's length when it returns a tuple display (so that
-    `return (a,)` and `return a` can be told apart)."""
+    `return (a,)` and `return a` can be told apart).
+
+    With `static_arguments` ({name: value}), those parameters are the given
+    constants (the graph keeps them as unused inputs), and an int or bool
+    parameter whose value compiling needs raises `StaticValueNeeded`."""
     compiler = FunctionCompiler(FunctionSource(function))
-    graph, arity = compiler.compile(param_types)
+    graph, arity = compiler.compile(param_types, static_arguments)
     return verify(graph), arity
 
 
@@ -98,37 +116,66 @@ def script_graph_with_arity(function: Callable, param_types: Sequence[Type] | No
 class Returned:
     """What one path through the function returns. `arity` is None for
     `return x` and the number of elements for `return a, b`; `node` is the
-    return statement (the `def` for the implicit `return None`)."""
+    return statement (the `def` for the implicit `return None`); `arrays`
+    are the contents then of the arrays the caller passed in
+    (`FunctionCompiler.visible`)."""
 
     values: tuple[Any, ...]
     arity: int | None
     node: ast.AST
+    arrays: tuple[Any, ...] = ()
 
     def describe(self) -> str:
         return "one value" if self.arity is None else f"a tuple of {self.arity}"
 
 
-class FunctionCompiler:
+class FunctionCompiler(LoopStatements):
     """Compiles the statements of one function into a graph."""
 
-    def __init__(self, source: FunctionSource):
+    def __init__(self, source: FunctionSource, builder: GraphBuilder | None = None):
+        """`builder`: emit into an existing graph (a call inlined by `script_calls`)."""
         self.source = source
         self.definition = source.definition
         if isinstance(self.definition, ast.AsyncFunctionDef):
             raise source.error("async functions are not supported", self.definition)
-        self.graph = Graph(self.definition.name)
-        self.builder = GraphBuilder(self.graph)
+        self.builder = builder or GraphBuilder(Graph(self.definition.name))
+        self.graph = self.builder.graph
         parameters = self.definition.args.posonlyargs + self.definition.args.args
         local_names = {p.arg for p in parameters} | set(assigned_names(self.definition.body))
         self.context = ScriptContext(source, self.builder, local_names)
         self.expressions = ExpressionCompiler(self.context)
+        self.writes = ArrayWrites(self.context, self.setitem)
+        self.visible: list[str] = []  # hidden variables holding the arrays the caller passed in
+        self.loop_return: Returned | None = None  # the first `return` inside a loop
 
-    def compile(self, param_types: Sequence[Type] | None) -> tuple[Graph, int | None]:
+    def compile(self, param_types: Sequence[Type] | None,
+                static_arguments: dict[str, Any] | None = None) -> tuple[Graph, int | None]:
         self.add_parameters(param_types)
+        if static_arguments is not None:
+            self.builder.specialise_parameters = True
+            for name, value in static_arguments.items():
+                self.context.bind(name, value)
         returned = self.compile_tail(self.definition.body)
         with self.context.located(returned.node):
-            self.graph.block.set_returns([self.builder.value(v) for v in returned.values])
+            outputs = [self.builder.value(v) for v in returned.values]
+            self.graph.block.set_returns(self.write_parameters(returned, outputs))
         return self.graph, returned.arity
+
+    def compile_call(self, arguments: dict[str, Any], caller: ScriptContext) -> Any:
+        """Compile the body inlined at a call, with the parameters bound to
+        `arguments` (the caller's values): returns what it returns, after
+        the caller's variables see what it wrote into their arrays."""
+        for name, value in arguments.items():
+            self.context.bind(name, value)
+            for index, array in enumerate(arrays_in(value)):
+                self.track(array_variable(f"{name}.{index}"), array)
+        returned = self.compile_tail(self.definition.body)
+        entering = [self.context.variables.get(name) for name in self.visible]
+        caller_writes = ArrayWrites(caller, self.setitem)
+        for before, after in zip(entering, returned.arrays):
+            if after is not before:
+                caller_writes.replace_from_call(before, after)
+        return returned.values[0] if returned.arity is None else tuple(returned.values)
 
     # -- parameters ------------------------------------------------------------------------------
     def add_parameters(self, param_types: Sequence[Type] | None) -> None:
@@ -143,7 +190,16 @@ class FunctionCompiler:
                              f"got {len(param_types)} types")
         for index, parameter in enumerate(parameters):
             type = param_types[index] if param_types is not None else self.annotated_type(parameter)
-            self.context.bind(parameter.arg, self.graph.add_param(type, parameter.arg))
+            value = self.graph.add_param(type, parameter.arg)
+            self.context.bind(parameter.arg, value)
+            if isinstance(type, TensorType):
+                self.track(array_variable(parameter.arg), value)
+
+    def track(self, name: str, array: Value) -> None:
+        """Follow the contents of an array the caller passed in, in a hidden
+        variable that control flow merges like any other."""
+        self.context.variables[name] = array
+        self.visible.append(name)
 
     def annotated_type(self, parameter: ast.arg) -> Type:
         if parameter.annotation is None:
@@ -161,24 +217,50 @@ class FunctionCompiler:
                 parameter.annotation)
         return type
 
+    def write_parameters(self, returned: Returned, outputs: list[Value]) -> list[Value]:
+        """`prim::CopyInto` each parameter array the function wrote into;
+        what passes through them (the results, the arrays still to copy)
+        comes out unaffected by the write."""
+        writes = [(self.graph.params[[p.name for p in self.graph.params].index(name[len("<array "):-1])], final)
+                  for name, final in zip(self.visible, returned.arrays)]
+        writes = [(param, final) for param, final in writes if final is not param]
+        for index, (param, final) in enumerate(writes):
+            later = [source for _, source in writes[index + 1:]]
+            results = self.builder.op_multi("prim::CopyInto", [param, final, *later, *outputs],
+                                            num_outputs=len(later) + len(outputs))
+            writes[index + 1:] = [(p, source) for (p, _), source in zip(writes[index + 1:], results)]
+            outputs = results[len(later):]
+        return outputs
+
     # -- statement lists ---------------------------------------------------------------------------
     def compile_statements(self, statements: list[ast.stmt], live_out: set[str]) -> Returned | None:
         """Compile `statements` in order; returns what they return, or None
-        when control falls off their end. `live_out` are the names read
-        after them."""
-        live_after = live_after_each(statements, live_out)
+        when control falls off their end (or, in a loop body, may leave
+        it). `live_out` are the names read after them."""
+        live_after = live_after_each(statements, live_out, self.loop.exits if self.loop else None)
         for index, statement in enumerate(statements):
-            if isinstance(statement, ast.Return):
-                return self.compile_return(statement)
-            if isinstance(statement, ast.If) and first_return([statement]) is not None:
-                return self.compile_returning_if(statement, statements[index + 1:])
+            rest = statements[index + 1:]
+            if self.loop is None:
+                if isinstance(statement, ast.Return):
+                    return self.compile_return(statement)
+                if isinstance(statement, ast.If) and first_return([statement]) is not None:
+                    return self.compile_returning_if(statement, rest)
             self.compile_statement(statement, live_after[index])
+            exited = self.exited()
+            if exited is False:
+                continue
+            if self.loop is None:  # after a loop whose body returns
+                return self.split_on_return(exited, rest)
+            if exited is not True and rest:
+                self.compile_guarded(exited, lambda: self.compile_statements(rest, live_out), live_out,
+                                     statement, "statement")
+            return None
         return None
 
     def compile_tail(self, statements: list[ast.stmt]) -> Returned:
         """Compile statements that end the function: falling off their end
         returns None, as in Python."""
-        return self.compile_statements(statements, set()) or Returned((None,), None, self.definition)
+        return self.compile_statements(statements, set()) or self.returned((None,), None, self.definition)
 
     def compile_statement(self, statement: ast.stmt, live_out: set[str]) -> None:
         handler = getattr(self, "visit_" + type(statement).__name__, None)
@@ -186,8 +268,30 @@ class FunctionCompiler:
             message = UNSUPPORTED_STATEMENTS.get(
                 type(statement), f"{type(statement).__name__} statements are not supported")
             raise self.context.error(message, statement)
+        self.context.live = live_out
         with self.context.located(statement):
             handler(statement, live_out)
+
+    def exited(self) -> bool | Value:
+        """Whether a `break`, `continue` or `return` ran (outside loops:
+        whether a loop returned): a Python bool when known now."""
+        names = (BREAK, CONTINUE, RETURNED) if self.loop else (RETURNED,)
+        return self.any_flag(names)
+
+    def stop_flag(self) -> bool | Value:
+        """Whether the loop ends after this iteration: a `break` or `return` ran."""
+        return self.any_flag((BREAK, RETURNED))
+
+    def any_flag(self, names: Sequence[str]) -> bool | Value:
+        flags = [self.context.variables.get(name, False) for name in names]
+        if any(flag is True for flag in flags):
+            return True
+        values = [flag for flag in flags if isinstance(flag, Value)]
+        if not values:
+            return False
+        if len(values) == 1:
+            return values[0]
+        return self.expressions.short_circuit([lambda value=value: value for value in values], is_and=False)
 
     # -- simple statements ---------------------------------------------------------------------------
     def visit_Pass(self, statement: ast.Pass, live_out: set[str]) -> None:
@@ -216,6 +320,23 @@ class FunctionCompiler:
             self.context.bind(name, self.builder.op(kind, items, argument))
         return True
 
+    def visit_Assert(self, statement: ast.Assert, live_out: set[str]) -> None:
+        """A runtime check; one known to hold now emits nothing."""
+        condition = self.condition(statement.test)
+        if condition is True:
+            return
+        if statement.msg is None:
+            text = f"assert {ast.unparse(statement.test)}"
+        else:
+            message = self.expressions.compile(statement.msg)
+            if not is_constant(message):
+                raise self.context.error("the message of an assert must be a constant", statement.msg)
+            text = str(message)
+        location = self.source.location(statement)
+        self.builder.op_multi("prim::Assert", [condition], {"message": f"{text} (at {location.filename}:"
+                                                                        f"{location.line})"}, num_outputs=0)
+
+    # -- assignments ---------------------------------------------------------------------------------------
     def visit_Assign(self, statement: ast.Assign, live_out: set[str]) -> None:
         value = self.expressions.compile(statement.value)
         for target in statement.targets:
@@ -226,41 +347,130 @@ class FunctionCompiler:
             self.assign(statement.target, self.expressions.compile(statement.value))
 
     def visit_AugAssign(self, statement: ast.AugAssign, live_out: set[str]) -> None:
-        """`x op= y` is `x = x op y`: a new value, never an in-place update."""
+        """`x op= y`: on an array, a write into it (NumPy's in-place
+        operators keep the array's dtype and shape); otherwise `x = x op y`."""
         target = statement.target
+        function, symbol = BINARY_OPERATORS[type(statement.op)]
+        if isinstance(target, ast.Subscript):
+            base, index = self.expressions.compile(target.value), self.expressions.compile(target.slice)
+            current = self.expressions.subscript(base, index)
+            value = self.expressions.apply_operator(function, symbol + "=", current,
+                                                    self.expressions.compile(statement.value))
+            self.store_item(target, base, index, self.in_place_result(current, value, symbol, target))
+            return
         if not isinstance(target, ast.Name):
             raise self.context.error(_assignment_target_message(target), target)
-        function, symbol = BINARY_OPERATORS[type(statement.op)]
         current = self.context.lookup(target.id, target)
         value = self.expressions.apply_operator(function, symbol + "=", current,
                                                 self.expressions.compile(statement.value))
-        self.context.bind(target.id, value)
+        if not is_array(current) or current.type.rank == 0:
+            self.context.bind(target.id, value)
+            return
+        value = self.in_place_result(current, value, symbol, target)
+        if self.writes.is_exclusive(target.id, current, self.context.live):
+            self.context.bind(target.id, self.keep_shape(current, value))
+        else:
+            self.writes.write(target.id, current, Ellipsis, value, self.context.live)
+
+    def in_place_result(self, current: Any, value: Any, symbol: str, target: ast.expr) -> Any:
+        """`value` cast to the dtype of the array `current` that it is
+        written into, refused where NumPy's 'same_kind' rule refuses it."""
+        if not (is_array(current) and isinstance(value, Value) and isinstance(value.type, TensorType)):
+            return value
+        have, want = value.type.dtype, current.type.dtype
+        if have is None or want is None or have == want:
+            return value
+        if not np.can_cast(have.numpy, want.numpy, casting="same_kind"):
+            raise self.context.error(
+                f"Cannot cast ufunc '{_UFUNC_NAMES.get(symbol, symbol)}' output from dtype('{have.numpy}') to "
+                f"dtype('{want.numpy}') with casting rule 'same_kind' (an in-place operator keeps the "
+                f"array's dtype); write {ast.unparse(target)} = {ast.unparse(target)} {symbol} ... for a new "
+                f"array", target)
+        return self.builder.op("np::astype", value, dtype=want)
+
+    def keep_shape(self, array: Value, value: Value) -> Value:
+        """`value`, which replaces `array` in place: NumPy refuses a result
+        of another shape (`x += y` cannot grow `x`)."""
+        have, want = value.type.shape, array.type.shape
+        if have is None or want is None or (have == want and all(isinstance(d, int) for d in have)):
+            return value
+        if len(have) != len(want):
+            raise FrontendError(f"non-broadcastable output operand with shape {_shape_text(want)} doesn't "
+                                f"match the broadcast shape {_shape_text(have)}")
+        sizes = [self.builder.op("np::dim", array, axis=axis) for axis in range(len(want))]
+        kept = self.builder.op("np::broadcast_to", value, *sizes)
+        self.writes.table.storages[kept] = self.writes.table.of_value(value)
+        return kept
 
     def assign(self, target: ast.expr, value: Any) -> None:
         if isinstance(target, ast.Name):
             self.context.bind(target.id, value)
         elif isinstance(target, (ast.Tuple, ast.List)):
-            for element in target.elts:
-                if isinstance(element, ast.Starred):
-                    raise self.context.error("starred assignment targets (a, *b = ...) are not supported",
-                                             element)
             with self.context.located(target):
-                items = self.unpack(value, len(target.elts))
+                items = self.unpack(value, target.elts)
             for element, item in zip(target.elts, items):
-                self.assign(element, item)
+                self.assign(element.value if isinstance(element, ast.Starred) else element, item)
+        elif isinstance(target, ast.Subscript):
+            with self.context.located(target):
+                base, index = self.expressions.compile(target.value), self.expressions.compile(target.slice)
+                self.store_item(target, base, index, value)
         else:
             raise self.context.error(_assignment_target_message(target), target)
 
-    def unpack(self, value: Any, count: int) -> list[Any]:
-        if isinstance(value, tuple):
-            if len(value) != count:
-                raise FrontendError(f"cannot unpack a tuple of {len(value)} into {count} names")
-            return list(value)
-        if isinstance(value, Value) and isinstance(value.type, (TupleType, ListType)):
-            kind = "prim::TupleUnpack" if isinstance(value.type, TupleType) else "prim::ListUnpack"
-            return self.builder.op_multi(kind, [value], num_outputs=count)
-        raise FrontendError(f"cannot unpack {describe(value)} into {count} names; only tuples and "
-                            "lists can be unpacked (index arrays instead: x[0], x[1])")
+    def unpack(self, value: Any, targets: list[ast.expr]) -> list[Any]:
+        """What each of `targets` takes from `value`; a starred target takes
+        a list of the rest, which needs the elements known now."""
+        starred = [index for index, target in enumerate(targets) if isinstance(target, ast.Starred)]
+        count = len(targets)
+        items = elements_of(self.expressions, value) if not is_array(value) else None
+        if starred:
+            if items is None:
+                raise FrontendError(f"star-unpacking needs a tuple or a list whose length is known at compile "
+                                    f"time, not {describe(value)}")
+            at, after = starred[0], count - starred[0] - 1
+            if len(items) < count - 1:
+                raise FrontendError(f"not enough values to unpack (expected at least {count - 1}, got {len(items)})")
+            rest = items[at:len(items) - after]
+            return [*items[:at], self.list_of(rest), *items[len(items) - after:]]
+        if items is None and isinstance(value, Value) and isinstance(value.type, ListType):
+            return self.builder.op_multi("prim::ListUnpack", [value], num_outputs=count)
+        if items is None:
+            raise FrontendError(f"cannot unpack {describe(value)} into {count} names; only tuples and "
+                                "lists can be unpacked (index arrays instead: x[0], x[1])")
+        if len(items) != count:
+            raise FrontendError(f"cannot unpack a tuple of {len(items)} into {count} names")
+        return items
+
+    def list_of(self, items: list[Any]) -> Any:
+        """A list value of `items`; a Python tuple when their types do not join."""
+        if not items:
+            return self.builder.empty_list(self.builder.type_of([]).element)
+        try:
+            self.builder.type_of(items)
+        except FrontendError:
+            return tuple(items)
+        return self.builder.value(items)
+
+    # -- writes into arrays and lists --------------------------------------------------------------------
+    def store_item(self, target: ast.Subscript, base: Any, index: Any, value: Any) -> None:
+        """`base[index] = value`, where `base` is what `target.value` is."""
+        if isinstance(base, Value) and isinstance(base.type, ListType):
+            if not isinstance(target.value, ast.Name):
+                raise FrontendError("assigning to an element of a list is supported only for a list variable "
+                                    "(`items[i] = v`); lists are values in jitc")
+            self.context.bind(target.value.id, self.builder.op("prim::ListSet", base, index, value))
+            return
+        if not is_array(base):
+            raise FrontendError(f"{describe(base)} does not support item assignment")
+        name = target.value.id if isinstance(target.value, ast.Name) else ast.unparse(target.value)
+        self.writes.write(name, base, index, value, self.context.live)
+
+    def setitem(self, array: Value, index: Any, value: Any) -> Value:
+        """The array `array` with `array[index] = value` (NumPy's setitem, as a new value)."""
+        binder = NUMPY_API.lookup(operator.setitem)
+        if binder is None:
+            raise FrontendError("assigning to an element or a slice of an array is not supported yet")
+        return self.expressions.apply_binder(binder, "operator.setitem", [array, index, value], {})
 
     # -- if --------------------------------------------------------------------------------------------
     def condition(self, test: ast.expr) -> bool | Value:
@@ -269,40 +479,86 @@ class FunctionCompiler:
             return self.expressions.truth(self.expressions.compile(test))
 
     def visit_If(self, statement: ast.If, live_out: set[str]) -> None:
-        """An if without returns. Variables that either branch assigns and
-        that are read later leave the `prim::If` as outputs; one assigned in
-        a single branch becomes undefined after it."""
+        """An if without returns (or, in a loop body, with them). Variables
+        that either branch changes and that are read later leave the
+        `prim::If` as outputs; one assigned in a single branch becomes
+        undefined after it."""
         condition = self.condition(statement.test)
         if not isinstance(condition, Value):
             self.compile_statements(statement.body if condition else statement.orelse, live_out)
             return
-        before = self.context.variables
-        after = dict(before)
-        merged: list[Merged] = []
+        line = self.source.location(statement).line
+        self.emit_branches(
+            condition, lambda: self.compile_statements(statement.body, live_out),
+            lambda: self.compile_statements(statement.orelse, live_out), live_out,
+            lambda name: (f"'{name}' is defined in only one branch of the if at line {line}; assign it in "
+                          f"both branches, or before the if"),
+            lambda name: f"'{name}' is not available after the if at line {line}")
+
+    def compile_guarded(self, exited: Value, compile_rest: Callable[[], Any], live_out: set[str],
+                        statement: ast.stmt, what: str) -> None:
+        """What follows a statement that may have left the loop body (a
+        `break`, `continue` or `return` in it), run only when none did."""
         line = self.source.location(statement).line
 
-        def compile_branch(statements: list[ast.stmt]) -> dict[str, Any]:
-            self.compile_statements(statements, live_out)
-            return self.context.variables
+        def rest() -> None:
+            for flag in (BREAK, CONTINUE, RETURNED):
+                if flag in self.context.variables:
+                    self.context.variables[flag] = False
+            compile_rest()
+
+        self.emit_branches(
+            exited, lambda: None, rest, live_out,
+            lambda name: (f"'{name}' is assigned only after the {what} at line {line}, which may leave the loop "
+                          f"body first; assign it before"),
+            lambda name: f"'{name}' is not available after the {what} at line {line}", then_exits=True)
+
+    def emit_branches(self, condition: Value, then_branch: Callable[[], Any], else_branch: Callable[[], Any],
+                      live_out: set[str], one_branch: Callable[[str], str], unavailable: Callable[[str], str],
+                      then_exits: bool = False) -> None:
+        """A `prim::If` over two callbacks that compile statements, with the
+        variables they change that are read later as its outputs. A branch
+        that surely left the loop body (`then_exits`, or a `break` that
+        surely ran) needs no value for a variable the other one assigns."""
+        before = self.context.variables
+        after = dict(before)
+        names: list[str] = []
+
+        def run(branch: Callable[[], Any]) -> Callable[[], dict[str, Any]]:
+            def compile_branch() -> dict[str, Any]:
+                self.context.variables = dict(before)
+                branch()
+                return self.context.variables
+            return compile_branch
 
         def merge(then_variables: dict[str, Any], else_variables: dict[str, Any]) -> list[Merged]:
-            for name in assigned_names(statement.body + statement.orelse):
-                if not (is_bound(then_variables, name) and is_bound(else_variables, name)):
-                    after[name] = Undefined(
-                        f"'{name}' is defined in only one branch of the if at line {line}; "
-                        f"assign it in both branches, or before the if")
-                elif same_value(then_variables[name], else_variables[name]):
-                    after[name] = then_variables[name]
-                elif name in live_out:
-                    merged.append(Merged(f"'{name}'", name, then_variables[name], else_variables[name]))
+            left = (then_exits or self.surely_left(then_variables), self.surely_left(else_variables))
+            merged = []
+            for name in dict.fromkeys([*then_variables, *else_variables]):
+                values = [then_variables.get(name, Undefined("")), else_variables.get(name, Undefined(""))]
+                if same_value(*values):
+                    after[name] = values[0]
+                    continue
+                for side in (0, 1):
+                    if left[side] and not _bound(values[side]) and _bound(values[1 - side]):
+                        values[side] = UNSET
+                if not (_bound(values[0]) and _bound(values[1])):
+                    after[name] = Undefined(one_branch(name)) if not isinstance(before.get(name), Undefined) \
+                        else before[name]
+                elif name in live_out or is_hidden(name):
+                    names.append(name)
+                    merged.append(Merged(_label(name), _hint(name), *values))
                 else:
-                    after[name] = Undefined(f"'{name}' is not available after the if at line {line}")
+                    after[name] = Undefined(unavailable(name))
             return merged
 
-        outputs = emit_if(self.builder, condition, self.branch(before, compile_branch, statement.body),
-                          self.branch(before, compile_branch, statement.orelse), merge)
-        after.update((item.name, output) for item, output in zip(merged, outputs))
+        outputs = emit_if(self.builder, condition, run(then_branch), run(else_branch), merge)
+        after.update(zip(names, outputs))
         self.context.variables = after
+
+    def surely_left(self, variables: dict[str, Any]) -> bool:
+        """Whether a branch surely ran a `break`, `continue` or `return`."""
+        return self.loop is not None and any(variables.get(flag) is True for flag in (BREAK, CONTINUE, RETURNED))
 
     def branch(self, before: dict[str, Any], compile_body: Callable[..., Any], *args: Any
                ) -> Callable[[], Any]:
@@ -314,12 +570,47 @@ class FunctionCompiler:
         return compile_branch
 
     # -- return ----------------------------------------------------------------------------------------
+    def returned(self, values: tuple[Any, ...], arity: int | None, node: ast.AST) -> Returned:
+        """What a path returns, with the contents of the caller's arrays then."""
+        return Returned(values, arity, node, tuple(self.context.variables[name] for name in self.visible))
+
     def compile_return(self, statement: ast.Return) -> Returned:
         with self.context.located(statement):
             value = statement.value
             if isinstance(value, ast.Tuple):
-                return Returned(self.expressions.visit_Tuple(value), len(value.elts), statement)
-            return Returned((None if value is None else self.expressions.compile(value),), None, statement)
+                return self.returned(self.expressions.visit_Tuple(value), len(value.elts), statement)
+            return self.returned((None if value is None else self.expressions.compile(value),), None, statement)
+
+    def visit_Return(self, statement: ast.Return, live_out: set[str]) -> None:
+        """A `return` in a loop body: the returned values wait in variables
+        until the loop has ended (`split_on_return`)."""
+        returned = self.compile_return(statement)
+        if self.loop_return is None:
+            self.loop_return = returned
+        self.check_same_arity(self.loop_return, returned)
+        self.context.variables[RETURNED] = True
+        for index, value in enumerate(returned.values):
+            self.context.variables[return_variable(index)] = value
+
+    def split_on_return(self, returned: bool | Value, rest: list[ast.stmt]) -> Returned:
+        """After a loop whose body returns: what it returned when it did,
+        else what the statements after it return."""
+        first = self.loop_return
+        count = 1 if first.arity is None else first.arity
+
+        def loop_returned() -> Returned:
+            values = tuple(self.context.variables[return_variable(index)] for index in range(count))
+            return self.returned(values, first.arity, first.node)
+
+        def fell_through() -> Returned:
+            self.context.variables[RETURNED] = False
+            for index in range(count):
+                self.context.variables[return_variable(index)] = UNSET
+            return self.compile_tail(rest)
+
+        if returned is True:
+            return loop_returned()
+        return self.emit_returning_if(returned, loop_returned, fell_through)
 
     def compile_returning_if(self, statement: ast.If, rest: list[ast.stmt]) -> Returned:
         """An if with a return inside, in the tail of the function: the
@@ -331,21 +622,36 @@ class FunctionCompiler:
         condition = self.condition(statement.test)
         if not isinstance(condition, Value):
             return self.compile_tail(then_statements if condition else else_statements)
+        with self.context.located(statement):
+            return self.emit_returning_if(condition, lambda: self.compile_tail(then_statements),
+                                          lambda: self.compile_tail(else_statements))
+
+    def emit_returning_if(self, condition: Value, then_branch: Callable[[], Returned],
+                          else_branch: Callable[[], Returned]) -> Returned:
+        """A `prim::If` whose branches both return: its outputs are the
+        returned values and the caller's arrays' contents."""
         before = self.context.variables
         returns: list[Returned] = []
 
         def merge(then_returned: Returned, else_returned: Returned) -> list[Merged]:
             self.check_same_arity(then_returned, else_returned)
-            returns.append(then_returned)
+            returns.extend((then_returned, else_returned))
             labels = (["the return value"] if then_returned.arity is None else
                       [f"return value {i}" for i in range(then_returned.arity)])
-            return [Merged(label, None, a, b)
-                    for label, a, b in zip(labels, then_returned.values, else_returned.values)]
+            merged = [Merged(label, None, a, b)
+                      for label, a, b in zip(labels, then_returned.values, else_returned.values)]
+            merged += [Merged(_label(name), _hint(name), a, b)
+                       for name, a, b in zip(self.visible, then_returned.arrays, else_returned.arrays)
+                       if a is not b]
+            return merged
 
-        with self.context.located(statement):
-            outputs = emit_if(self.builder, condition, self.branch(before, self.compile_tail, then_statements),
-                              self.branch(before, self.compile_tail, else_statements), merge)
-        return Returned(tuple(outputs), returns[0].arity, returns[0].node)
+        outputs = emit_if(self.builder, condition, self.branch(before, then_branch),
+                          self.branch(before, else_branch), merge)
+        first, second = returns
+        values, outputs = outputs[:len(first.values)], iter(outputs[len(first.values):])
+        arrays = tuple(a if a is b else next(outputs) for a, b in zip(first.arrays, second.arrays))
+        self.context.variables = before
+        return Returned(tuple(values), first.arity, first.node, arrays)
 
     def check_same_arity(self, first: Returned, second: Returned) -> None:
         if first.arity == second.arity:
@@ -356,108 +662,6 @@ class FunctionCompiler:
         message = (f"this return gives {node.describe()} but {where} gives {other.describe()}; "
                    "every return of a function must give the same number of values")
         raise self.context.error(message, node.node)
-
-    # -- for ------------------------------------------------------------------------------------------
-    def visit_For(self, statement: ast.For, live_out: set[str]) -> None:
-        """`for v in range(...)` as a `prim::Loop`. The variables it
-        carries are those the body assigns that exist before the loop and
-        are live at its head (read after the loop, or by a later iteration
-        before being assigned)."""
-        target = self.check_for_loop(statement)
-        start, stop, step = self.range_arguments(statement.iter)
-        with self.context.located(statement.iter):
-            trip_count = self.trip_count(start, stop, step)
-        live_at_head = live_at_loop_head(statement, live_out)
-        assigned = assigned_names([statement])
-        carried = [name for name in assigned if is_bound(self.context.variables, name) and name in live_at_head]
-        before = self.context.variables
-
-        def iteration(index: Value, params: list[Value]) -> list[Any]:
-            self.context.variables = dict(before)
-            self.context.variables.update(zip(carried, params))
-            with self.context.located(statement.target):
-                self.context.bind(target, self.add(start, self.multiply(index, step)))
-            self.compile_statements(statement.body, live_at_head)
-            return [self.context.variables[name] for name in carried]
-
-        simple = type(start) is int and start == 0 and step == 1
-        outputs = emit_loop(self.builder, trip_count, [(name, before[name]) for name in carried],
-                            iteration, index_name=target if simple else f"{target}_index")
-        line = self.source.location(statement).line
-        after = dict(before)
-        for name in assigned:
-            after[name] = Undefined(
-                f"'{name}' is assigned inside the for loop at line {line} and read after it, where it "
-                f"would be undefined if the loop ran zero times (Python keeps the value of the last "
-                f"iteration); assign '{name}' before the loop")
-        after.update(zip(carried, outputs))
-        self.context.variables = after
-
-    def check_for_loop(self, statement: ast.For) -> str:
-        """The loop variable's name, after rejecting what jitc cannot loop over."""
-        if statement.orelse:
-            raise self.context.error("'for ... else' is not supported", statement.orelse[0])
-        if not isinstance(statement.target, ast.Name):
-            raise self.context.error("the variable of a for loop over range(...) must be a single name",
-                                     statement.target)
-        returned = first_return(statement.body)
-        if returned is not None:
-            raise self.context.error("'return' inside a for loop is not supported yet; assign the "
-                                     "result to a variable and return it after the loop", returned)
-        return statement.target.id
-
-    def range_arguments(self, iterable: ast.expr) -> tuple[Any, Any, int]:
-        """(start, stop, step) of `range(...)`; the step must be a constant."""
-        if not (isinstance(iterable, ast.Call) and self.expressions.compile(iterable.func) is range):
-            raise self.context.error("jitc.script supports for loops over range(...) only; to loop over "
-                                     "a list or an array, loop over range(len(...)) and index it", iterable)
-        if iterable.keywords or not 1 <= len(iterable.args) <= 3:
-            raise self.context.error("range() takes 1 to 3 positional arguments", iterable)
-        values = [self.int_argument(argument) for argument in iterable.args]
-        if len(values) == 1:
-            return 0, values[0], 1
-        if len(values) == 2:
-            return values[0], values[1], 1
-        step = values[2]
-        if type(step) is not int or step == 0:
-            raise self.context.error("the step of range() must be a non-zero int constant",
-                                     iterable.args[2])
-        return values[0], values[1], step
-
-    def int_argument(self, node: ast.expr) -> Any:
-        """An argument of range(): an int, or an array that Python would
-        turn into one through `__index__` (converted with int())."""
-        value = self.expressions.compile(node)
-        if isinstance(value, Value) and isinstance(value.type, TensorType):
-            with self.context.located(node):
-                return self.expressions.call(int, [value], {})
-        if type(value) is not int and not (isinstance(value, Value) and value.type == INT):
-            raise self.context.error(f"range() takes ints, got {describe(value)}", node)
-        return value
-
-    def trip_count(self, start: Any, stop: Any, step: int) -> Any:
-        """`len(range(start, stop, step))`, except that an empty range may
-        give a negative count: `prim::Loop` runs while `i < count`."""
-        distance = self.subtract(stop, start) if step > 0 else self.subtract(start, stop)
-        stride = abs(step)
-        if stride == 1:
-            return distance
-        return self.expressions.apply_operator(operator.floordiv, "//", self.add(distance, stride - 1), stride)
-
-    def add(self, a: Any, b: Any) -> Any:
-        if type(b) is int and b == 0:
-            return a
-        if type(a) is int and a == 0:
-            return b
-        return self.expressions.apply_operator(operator.add, "+", a, b)
-
-    def subtract(self, a: Any, b: Any) -> Any:
-        if type(b) is int and b == 0:
-            return a
-        return self.expressions.apply_operator(operator.sub, "-", a, b)
-
-    def multiply(self, a: Any, b: int) -> Any:
-        return a if b == 1 else self.expressions.apply_operator(operator.mul, "*", a, b)
 
 
 def type_from_annotation(annotation: Any) -> Type | None:
@@ -479,10 +683,36 @@ def type_from_annotation(annotation: Any) -> Type | None:
     return None
 
 
+def _bound(value: Any) -> bool:
+    return not isinstance(value, Undefined)
+
+
+def _label(name: str) -> str:
+    """How a variable reads in a type error."""
+    if name.startswith("<return "):
+        return f"return value {name[len('<return '):-1]}"
+    if name.startswith("<array "):
+        return f"the array of parameter '{display(name)}'"
+    return f"'{name}'" if not is_hidden(name) else f"the loop's '{name.strip('<>')}' flag"
+
+
+def _hint(name: str) -> str:
+    """A variable's name as a printing hint for the values it takes."""
+    if not is_hidden(name):
+        return name
+    if name.startswith("<array "):
+        return display(name).split(".")[0]
+    return name.strip("<>").split(" ")[0]
+
+
+def _shape_text(shape: tuple) -> str:
+    return "(" + ",".join(str(d) for d in shape) + ("," if len(shape) == 1 else "") + ")"
+
+
 def _assignment_target_message(target: ast.expr) -> str:
-    what = "an attribute" if isinstance(target, ast.Attribute) else "an element or a slice"
-    return (f"assigning to {what} is not supported: arrays are values in jitc, so compute a new "
-            "array instead (with np.where, np.concatenate, ...)")
+    what = "an attribute" if isinstance(target, ast.Attribute) else "this target"
+    return (f"assigning to {what} is not supported: jitc compiles module attributes as constants; "
+            "use a local variable")
 
 
-__all__ = ["script_graph", "script_graph_with_arity", "type_from_annotation"]
+__all__ = ["script_graph", "script_graph_with_arity", "type_from_annotation", "FunctionCompiler", "Returned"]
