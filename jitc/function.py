@@ -169,6 +169,11 @@ class CompiledFunction:
                              f"backend, which has no {what}")
         return listing
 
+    def static_arguments(self, graph: Graph) -> dict[str, Any]:
+        """The parameter values `graph`, one of `saved_graphs()`, was compiled
+        for (see `static_parameters`); empty when it takes them all as data."""
+        return {}
+
     def specializations(self) -> list[Specialization]:
         """The versions compiled so far, in order (`jitc.save` writes their graphs)."""
         return list(self._specializations.values())
@@ -177,11 +182,6 @@ class CompiledFunction:
         """Seconds spent per stage, for every compiled signature, and where
         its machine code came from (compiled, or the memory or disk cache)."""
         return [{"signature": [str(t) for t in s.types], "backend": s.backend,
-    def static_arguments(self, graph: Graph) -> dict[str, Any]:
-        """The parameter values `graph`, one of `saved_graphs()`, was compiled
-        for (see `static_parameters`); empty when it takes them all as data."""
-        return {}
-
                  "code_from": getattr(s.run, "origin", "compiled"), **s.seconds}
                 for s in self._specializations.values()]
 
@@ -289,6 +289,8 @@ class LoadedFunction(CompiledFunction):
                  static_arguments: Sequence[dict[str, Any]] | None = None):
         super().__init__(name, parameters, backend=backend, output_arity=output_arity)
         self._graphs = list(graphs)
+        self._static = list(static_arguments or [{} for _ in self._graphs])
+        self.static_parameters = {name for static in self._static for name in static}
 
     @property
     def graph(self) -> Graph:
@@ -298,8 +300,6 @@ class LoadedFunction(CompiledFunction):
         for graph, static in zip(self._graphs, self._static):
             names = self.signature.parameters
             if all(_accepts(p, static.get(name), t) for t, p, name in zip(types, graph.params, names)):
-        self._static = list(static_arguments or [{} for _ in self._graphs])
-        self.static_parameters = {name for static in self._static for name in static}
                 return graph
         if len(self._graphs) == 1 and not self.static_parameters:
             return self._graphs[0]  # check_argument_types names the parameter that differs
@@ -311,14 +311,6 @@ class LoadedFunction(CompiledFunction):
     def saved_graphs(self) -> list[Graph]:
         return list(self._graphs)
 
-
-class ScriptFunction(CompiledFunction):
-    """A function compiled from its source by `jitc.script`.
-
-    The source is read at decoration (a function without readable source
-    is refused there); it is compiled on the first call, once per *kind* of
-    argument signature: each array's dtype and rank, and the type of each
-    scalar, list or tuple. Sizes are left to specialisation, so one generic
     def static_arguments(self, graph: Graph) -> dict[str, Any]:
         return next(static for saved, static in zip(self._graphs, self._static) if saved is graph)
 
@@ -330,6 +322,14 @@ def _accepts(param, static_value, type: Type) -> bool:
         return isinstance(type, SpecializedValue) and type.value == static_value and type.type == param.type
     return is_subtype(value_type(type), param.type)
 
+
+class ScriptFunction(CompiledFunction):
+    """A function compiled from its source by `jitc.script`.
+
+    The source is read at decoration (a function without readable source
+    is refused there); it is compiled on the first call, once per *kind* of
+    argument signature: each array's dtype and rank, and the type of each
+    scalar, list or tuple. Sizes are left to specialisation, so one generic
     graph serves every size. `x.shape` unpacks and `x.dtype` is known while
     scripting, as NumPy code expects."""
 
@@ -344,6 +344,10 @@ def _accepts(param, static_value, type: Type) -> bool:
         functools.update_wrapper(self, function, updated=())
 
     def script(self, generic_types: tuple[Type, ...] | None) -> Graph:
+        """The generic graph for these types (None: the annotations). Types
+        that are `SpecializedValue`s fix their parameters to their values;
+        for the others, an int whose value compiling needs raises
+        StaticValueNeeded (except for the annotations' graph)."""
         from .frontend.scripter import script_graph_with_arity
         graph = self._graphs.get(generic_types)
         if graph is None:
@@ -357,18 +361,6 @@ def _accepts(param, static_value, type: Type) -> bool:
         self._latest = graph
         return graph
 
-        """The generic graph for these types (None: the annotations). Types
-        that are `SpecializedValue`s fix their parameters to their values;
-        for the others, an int whose value compiling needs raises
-        StaticValueNeeded (except for the annotations' graph)."""
-    @property
-    def graph(self) -> Graph:
-        """The generic graph of the latest call, or, before any call, the
-        graph for the annotations (unannotated parameters as `Tensor`)."""
-        return self._latest or self.script(None)
-
-    def generic_graph(self, types):
-        return self.script(tuple(generic_type(t) for t in types))
     @property
     def fixed_dims(self) -> dict[int, tuple[int, ...]]:
         """No dims: scripted graphs leave every size to specialisation."""
@@ -378,6 +370,14 @@ def _accepts(param, static_value, type: Type) -> bool:
         types = next((types for types, saved in self._graphs.items() if saved is graph), None)
         return _static_values(types or (), self.signature.parameters)
 
+    @property
+    def graph(self) -> Graph:
+        """The generic graph of the latest call, or, before any call, the
+        graph for the annotations (unannotated parameters as `Tensor`)."""
+        return self._latest or self.script(None)
+
+    def generic_graph(self, types):
+        return self.script(tuple(generic_type(t) for t in types))
 
     def saved_graphs(self) -> list[Graph]:
         return list(self._graphs.values()) or [self.graph]
