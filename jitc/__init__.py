@@ -21,7 +21,7 @@ from . import nn
 from .nn import ScriptModule
 
 __version__ = "0.1.0"
-__all__ = ["script", "trace", "save", "load", "nn", "CompiledFunction", "ScriptFunction", "ScriptModule",
+__all__ = ["script", "trace", "ignore", "save", "load", "nn", "CompiledFunction", "ScriptFunction", "ScriptModule",
            "TracedFunction",
            "LoadedFunction", "JitcError", "ScriptError", "TraceError", "TracingCheckError",
            "LoadError", "TracerWarning", "CompileWarning", "__version__"]
@@ -31,6 +31,13 @@ def _disabled() -> bool:
     """`JITC_DISABLE=1` makes script and trace return the Python function,
     so a whole program runs eagerly (under pdb, with print)."""
     return os.environ.get("JITC_DISABLE", "") not in ("", "0")
+
+
+def ignore(function: Callable) -> Callable:
+    """Mark `function` to stay in Python: scripted code does not inline it
+    (calling it from compiled code is refused with a ScriptError for now)."""
+    function.__jitc_ignore__ = True
+    return function
 
 
 def script(function: Callable | None = None, *, backend: str | None = None, optimize: int = 2):

@@ -12,7 +12,14 @@ Lists and tuples: a tuple display is a Python tuple of frontend values
 display is an IR list (`prim::ListConstruct`; `[]` is a `List[Never]`
 whose element type comes from what is appended), except directly as a
 call argument, where it stays a Python list so that binders see its
-elements (`np.stack([a, b])`, `np.zeros([n, 4])`).
+elements (`np.stack([a, b])`, `np.zeros([n, 4])`); so does a list
+comprehension whose elements are all known while compiling
+(`script_comprehensions`).
+
+Calls of anything that is not in the NumPy table (Python functions,
+methods, callable objects, lambdas, other compiled functions) are inlined
+(`script_calls`). `f(*args, **kwargs)` spreads a tuple or a list whose
+elements are known while compiling, and a `**kwargs` parameter's dict.
 """
 from __future__ import annotations
 
@@ -31,6 +38,8 @@ from ..ir.types import NEVER, NONE, ListType, TensorType, TupleType
 from .builder import is_constant
 from .numpy_api import NUMPY_API
 from .script_analysis import LIST_MUTATORS
+from .script_calls import Lambda, call_python, make_lambda
+from .script_comprehensions import ITERATION_BUILTINS, as_list_value, compile_list_comprehension, elements_of
 from .script_control import Merged, emit_if
 from .script_scope import ScriptContext
 
@@ -51,14 +60,11 @@ COMPARISONS: dict[type, tuple[Callable, str]] = {
 _PURE_PYTHON_MODULES = frozenset({"math", "operator", "_operator", "builtins"})
 
 UNSUPPORTED_EXPRESSIONS = {
-    ast.Lambda: "lambda expressions are not supported",
-    ast.ListComp: "list comprehensions are not supported yet; build the list in a for loop over "
-                  "range(...) with append",
     ast.SetComp: "set comprehensions are not supported",
     ast.DictComp: "dict comprehensions are not supported",
-    ast.GeneratorExp: "generator expressions are not supported",
+    ast.GeneratorExp: "generator expressions are not supported; use a list comprehension",
     ast.JoinedStr: "f-strings are not supported",
-    ast.Starred: "starred expressions (*x) are not supported",
+    ast.Starred: "starred expressions (*x) are supported only as call arguments",
     ast.Dict: "dict displays are not supported",
     ast.Set: "set displays are not supported",
     ast.Await: "'await' is not supported",
@@ -116,6 +122,12 @@ class ExpressionCompiler:
         elements = [self.compile(element) for element in node.elts]
         return self.builder.value(elements) if elements else self.builder.empty_list(NEVER)
 
+    def visit_Lambda(self, node: ast.Lambda) -> Lambda:
+        return make_lambda(self, node)
+
+    def visit_ListComp(self, node: ast.ListComp) -> Value:
+        return as_list_value(self, compile_list_comprehension(self, node))
+
     def visit_Slice(self, node: ast.Slice) -> slice:
         return slice(*(None if part is None else self.compile(part)
                        for part in (node.lower, node.upper, node.step)))
@@ -144,45 +156,75 @@ class ExpressionCompiler:
 
     def visit_Call(self, node: ast.Call) -> Any:
         function = self.compile(node.func)
-        args = [self.argument(argument) for argument in node.args]
+        args = []
+        for argument in node.args:
+            if isinstance(argument, ast.Starred):
+                args.extend(self.spread(argument))
+            else:
+                args.append(self.argument(argument))
         kwargs = {}
         for keyword in node.keywords:
-            if keyword.arg is None:
-                raise self.context.error("**kwargs in calls are not supported", keyword)
-            kwargs[keyword.arg] = self.argument(keyword.value)
+            if keyword.arg is not None:
+                kwargs[keyword.arg] = self.argument(keyword.value)
+                continue
+            spread = self.compile(keyword.value)
+            if not isinstance(spread, dict):
+                raise self.context.error(f"**kwargs in calls are supported only for the dict of a **kwargs "
+                                         f"parameter, not {describe(spread)}", keyword)
+            kwargs.update(spread)
         return self.call(function, args, kwargs)
 
+    def spread(self, node: ast.Starred) -> list[Any]:
+        """The arguments `*x` stands for: x's elements, which must be known now."""
+        value = self.compile(node.value)
+        with self.context.located(node):
+            items = elements_of(self, value)
+        if items is None:
+            raise self.context.error(f"*x in a call needs a tuple or a list whose length is known at "
+                                     f"compile time, not {describe(value)}", node)
+        return items
+
     def argument(self, node: ast.expr) -> Any:
-        """A call argument; a list display stays a Python list of its elements."""
+        """A call argument; a list display (or a comprehension whose elements
+        are known now) stays a Python list of its elements."""
         if isinstance(node, ast.List):
             with self.context.located(node):
                 return [self.compile(element) for element in node.elts]
+        if isinstance(node, ast.ListComp):
+            with self.context.located(node):
+                return compile_list_comprehension(self, node)
         return self.compile(node)
 
     def call(self, function: Any, args: Sequence[Any], kwargs: dict[str, Any]) -> Any:
         if isinstance(function, BoundMethod):
             return self.apply_binder(NUMPY_API.methods[function.name], f"ndarray.{function.name}",
                                      [function.receiver, *args], kwargs)
+        if isinstance(function, Lambda):
+            return call_python(self, function, args, kwargs)
         if isinstance(function, Value) or not callable(function):
             raise FrontendError(f"{describe(function)} is not callable")
-        if function is builtins.range:
-            raise FrontendError("range() is supported only as the iterable of a for loop")
+        iteration = _lookup(ITERATION_BUILTINS, function)
+        if iteration is not None:
+            return self.apply_binder(iteration, NUMPY_API.name_of(function), args, kwargs, leading=self)
         binder = NUMPY_API.lookup(function)
         if binder is None:
-            raise FrontendError(_unsupported_callable(function))
+            return call_python(self, function, args, kwargs)
         name = NUMPY_API.name_of(function)
         if _is_pure_python(function) and all(is_constant(x) for x in (*args, *kwargs.values())):
             return _fold(function, name, args, kwargs)
         return self.apply_binder(binder, name, args, kwargs)
 
-    def apply_binder(self, binder: Callable, name: str, args: Sequence[Any], kwargs: dict[str, Any]) -> Any:
-        """Call a NUMPY_API binder; arguments it does not accept are reported
-        against the NumPy name, not the binder's."""
+    def apply_binder(self, binder: Callable, name: str, args: Sequence[Any], kwargs: dict[str, Any],
+                     leading: Any = None) -> Any:
+        """Call a NUMPY_API binder (or, with `leading`, a binder that takes
+        this compiler instead of the builder); arguments it does not accept
+        are reported against the NumPy name, not the binder's."""
+        first = self.builder if leading is None else leading
         try:
-            _signature(binder).bind(self.builder, *args, **kwargs)
+            _signature(binder).bind(first, *args, **kwargs)
         except TypeError as error:
             raise FrontendError(f"{name}(): {error}") from None
-        return binder(self.builder, *args, **kwargs)
+        return binder(first, *args, **kwargs)
 
     # -- operators --------------------------------------------------------------------------------
     def visit_BinOp(self, node: ast.BinOp) -> Any:
@@ -286,6 +328,11 @@ class ExpressionCompiler:
                 return base[index]
             except IndexError as error:
                 raise FrontendError(str(error)) from None
+        if isinstance(base, dict) and is_constant(index):  # a Python dict: weights by name, **kwargs
+            try:
+                return self.context.import_object(base[index], str(index))
+            except KeyError:
+                raise FrontendError(f"key {index!r} is not in the dict") from None
         return self.call(operator.getitem, [base, index], {})
 
 
@@ -334,14 +381,11 @@ def _is_static_index(index: Any) -> bool:
     return type(index) is int
 
 
-def _unsupported_callable(function: Any) -> str:
-    name = NUMPY_API.name_of(function)
-    if inspect.isfunction(function) and not (function.__module__ or "").startswith("numpy"):
-        return (f"calling the Python function {function.__qualname__} is not supported yet: "
-                "jitc.script calls NumPy functions only. Inline it, or compile with jitc.trace, "
-                "which records the NumPy calls it makes")
-    return (f"{name} is not supported by jitc: it is not in jitc's table of NumPy functions. "
-            "Write it with NumPy functions jitc supports, or compile with jitc.trace")
+def _lookup(table: dict, function: Any) -> Any:
+    try:
+        return table.get(function)
+    except TypeError:  # unhashable callables are in no table
+        return None
 
 
 __all__ = ["ExpressionCompiler", "BoundMethod", "BINARY_OPERATORS", "UNARY_OPERATORS", "COMPARISONS",

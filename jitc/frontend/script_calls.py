@@ -1,0 +1,289 @@
+"""Calls from scripted code to Python code, inlined into the caller's graph.
+
+    call_python(expressions, function, args, kwargs) -> frontend value
+
+There is no call op: the callee's body is compiled at the call site, as
+TorchScript does for scripted callees, so its loops and branches join the
+caller's graph and its nodes keep the callee's source locations.
+
+- A plain Python function compiles through a `FunctionCompiler` that shares
+  the caller's graph builder, with the callee's globals. Arguments bind as
+  Python binds them (`inspect.Signature`): defaults, keywords, keyword-only
+  parameters, `*args` as a Python tuple and `**kwargs` as a Python dict.
+- A bound method `obj.f` is `f` with `self` the Python object itself, so
+  `self.weight` is a tensor constant and `self.n_head` an int constant; a
+  callable object `obj(x)` is `type(obj).__call__(obj, x)` (a
+  `jitc.nn.Module` calls its `forward` that way).
+- A `lambda` in the scripted code (`Lambda`) compiles its body where it is
+  called, reading the enclosing variables as they are then, as Python does.
+- A `jitc.script` result inlines its Python function; a `jitc.trace` or
+  `jitc.load` result inlines its generic graph.
+
+A call cycle is refused (there is no call op to recurse through), and an
+error inside a callee points at the callee's line, with a note naming the
+call site.
+"""
+from __future__ import annotations
+
+import ast
+import inspect
+import sys
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Callable, Sequence
+
+from ..errors import FrontendError, ScriptError
+from ..ir.attributes import TensorRef
+from ..ir.graph import Graph, Value, copy_node_into
+from ..ir.types import NEVER, is_subtype
+from ..signature import describe as describe_type
+from ..signature import generic_type
+from .numpy_api import NUMPY_API
+from .script_scope import ScriptContext
+from .script_source import FunctionSource
+
+if TYPE_CHECKING:
+    from .script_expressions import ExpressionCompiler
+
+_NOT_INLINED_MODULES = frozenset({"numpy", "jitc"}) | frozenset(sys.stdlib_module_names)
+
+
+@dataclass(eq=False)
+class Lambda:
+    """A `lambda` expression of the scripted code: its AST, the context it
+    was written in, and its default values (computed where it is written)."""
+
+    node: ast.Lambda
+    context: ScriptContext
+    defaults: tuple[Any, ...]
+    kw_defaults: dict[str, Any]
+
+    @property
+    def name(self) -> str:
+        return f"<lambda> at line {self.context.source.location(self.node).line}"
+
+
+def make_lambda(expressions: "ExpressionCompiler", node: ast.Lambda) -> Lambda:
+    arguments = node.args
+    defaults = tuple(expressions.compile(default) for default in arguments.defaults)
+    kw_defaults = {parameter.arg: expressions.compile(default)
+                   for parameter, default in zip(arguments.kwonlyargs, arguments.kw_defaults)
+                   if default is not None}
+    return Lambda(node, expressions.context, defaults, kw_defaults)
+
+
+def call_python(expressions: "ExpressionCompiler", function: Any, args: Sequence[Any],
+                kwargs: dict[str, Any]) -> Any:
+    """Inline a call of something that is not in the NumPy table."""
+    from ..function import CompiledFunction, ScriptFunction
+    if isinstance(function, Lambda):
+        return _inline_lambda(expressions, function, args, kwargs)
+    if isinstance(function, ScriptFunction):  # its Python function (or a module's bound forward)
+        return call_python(expressions, function.function, args, kwargs)
+    if isinstance(function, CompiledFunction):
+        return _inline_compiled(expressions, function, args, kwargs)
+    if getattr(function, "__jitc_ignore__", False):
+        raise FrontendError(f"{_name(function)} is marked @jitc.ignore: it stays in Python, and compiled "
+                            "code cannot call back into Python yet; call it outside the compiled function")
+    if inspect.ismethod(function) and _inlinable(function.__func__):
+        return inline_function(expressions, function.__func__, (function.__self__, *args), kwargs)
+    if _inlinable(function):
+        return inline_function(expressions, function, args, kwargs)
+    call = getattr(type(function), "__call__", None)
+    if not isinstance(function, type) and _inlinable(call):
+        return inline_function(expressions, call, (function, *args), kwargs)
+    raise FrontendError(_unsupported_callable(function))
+
+
+def inline_function(expressions: "ExpressionCompiler", function: Callable, args: Sequence[Any],
+                    kwargs: dict[str, Any]) -> Any:
+    """Compile `function`'s body at the call site with its parameters bound
+    to the arguments; returns what it returns (a tuple for `return a, b`)."""
+    from .scripter import FunctionCompiler
+    builder = expressions.builder
+    name = _name(function)
+    key = inspect.unwrap(function).__code__
+    _check_not_recursive(expressions, key, name)
+    try:
+        source = FunctionSource(function)
+    except ScriptError as error:  # no readable source: reported at the call
+        raise FrontendError(f"cannot inline the call of {name}: {error.message}") from None
+    bound = _bind(inspect.signature(function), args, kwargs, name)
+    callee = FunctionCompiler(source, builder)
+    _share_constants(callee.context, expressions.context)
+    for parameter, value in bound.items():
+        callee.context.bind(parameter, _as_argument(builder, value))
+    with _calling(expressions, key, name):
+        returned = callee.compile_tail(callee.definition.body)
+    return returned.values[0] if returned.arity is None else tuple(returned.values)
+
+
+def _inline_lambda(expressions: "ExpressionCompiler", function: Lambda, args: Sequence[Any],
+                   kwargs: dict[str, Any]) -> Any:
+    from .script_expressions import ExpressionCompiler
+    builder = expressions.builder
+    _check_not_recursive(expressions, function.node, function.name)
+    bound = _bind(_lambda_signature(function), args, kwargs, function.name)
+    outer = function.context
+    scope = ScriptContext(outer.source, builder, outer.local_names | set(bound))
+    scope.variables = dict(outer.variables)
+    _share_constants(scope, outer)
+    for parameter, value in bound.items():
+        scope.bind(parameter, _as_argument(builder, value))
+    with _calling(expressions, function.node, function.name):
+        return ExpressionCompiler(scope).compile(function.node.body)
+
+
+def _inline_compiled(expressions: "ExpressionCompiler", function, args: Sequence[Any],
+                     kwargs: dict[str, Any]) -> Any:
+    """A traced or loaded function: its generic graph's nodes, emitted again
+    at the call site (types follow the arguments' types)."""
+    builder = expressions.builder
+    try:
+        values = [_as_argument(builder, value) for value in function.bind(args, kwargs)]
+    except TypeError as error:
+        raise FrontendError(str(error)) from None
+    types = tuple(builder.type_of(value) for value in values)
+    graph: Graph = function.generic_graph(types)
+    for param, type, name in zip(graph.params, types, function.signature.parameters):
+        if not is_subtype(type, generic_type(param.type)):
+            raise FrontendError(f"{function.__name__}(): argument '{name}' must be "
+                                f"{describe_type(generic_type(param.type))}, got {describe_type(type)}")
+    mapping: dict[Value, Value] = {param: builder.value(value) for param, value in zip(graph.params, values)}
+    saved = builder.source
+    try:
+        for node in graph.block.nodes:
+            builder.source = node.source or saved
+            _emit_copy(expressions, graph, node, mapping)
+    finally:
+        builder.source = saved
+    outputs = tuple(mapping[value] for value in graph.returns)
+    return outputs[0] if function.output_arity is None else outputs
+
+
+def _emit_copy(expressions: "ExpressionCompiler", graph: Graph, node, mapping: dict) -> None:
+    builder = expressions.builder
+    constant = node.attributes.get("value") if node.kind == "prim::Constant" else None
+    if isinstance(constant, TensorRef):
+        outputs = [expressions.context.import_object(graph.tensors[constant.name], node.output.name or "c")]
+    elif not node.blocks:
+        outputs = builder.op_multi(node.kind, [mapping[v] for v in node.inputs], node.attributes,
+                                   len(node.outputs))
+    else:  # control flow keeps its declared types; specialisation propagates them again
+        copy = builder.op_typed(node.kind, [mapping[v] for v in node.inputs],
+                                [v.type for v in node.outputs], node.attributes)
+        for block, new_block in zip(node.blocks, copy.blocks):
+            for param in block.params:
+                mapping[param] = new_block.add_param(param.type, param.name)
+            for inner in block.nodes:
+                copy_node_into(inner, new_block, mapping)
+            new_block.set_returns([mapping.get(v, v) for v in block.returns])
+        outputs = list(copy.outputs)
+    for old, new in zip(node.outputs, outputs):
+        if new.name is None:
+            new.name = old.name
+        mapping[old] = new
+
+
+# -- helpers ----------------------------------------------------------------------------------------
+def _bind(signature: inspect.Signature, args: Sequence[Any], kwargs: dict[str, Any], name: str) -> dict[str, Any]:
+    """Arguments bound to parameters as Python binds them, defaults included."""
+    try:
+        bound = signature.bind(*args, **kwargs)
+    except TypeError as error:
+        raise FrontendError(f"{name}(): {error}") from None
+    bound.apply_defaults()
+    return dict(bound.arguments)
+
+
+def _lambda_signature(function: Lambda) -> inspect.Signature:
+    arguments = function.node.args
+    Parameter = inspect.Parameter
+    positional = [(p, Parameter.POSITIONAL_ONLY) for p in arguments.posonlyargs]
+    positional += [(p, Parameter.POSITIONAL_OR_KEYWORD) for p in arguments.args]
+    first_default = len(positional) - len(function.defaults)
+    parameters = [Parameter(p.arg, kind, default=function.defaults[i - first_default] if i >= first_default
+                            else Parameter.empty) for i, (p, kind) in enumerate(positional)]
+    if arguments.vararg is not None:
+        parameters.append(Parameter(arguments.vararg.arg, Parameter.VAR_POSITIONAL))
+    parameters += [Parameter(p.arg, Parameter.KEYWORD_ONLY, default=function.kw_defaults.get(p.arg, Parameter.empty))
+                   for p in arguments.kwonlyargs]
+    if arguments.kwarg is not None:
+        parameters.append(Parameter(arguments.kwarg.arg, Parameter.VAR_KEYWORD))
+    return inspect.Signature(parameters)
+
+
+def _as_argument(builder, value: Any) -> Any:
+    """A Python list (a list display passed as an argument) becomes a list
+    value, as it is when assigned; everything else binds as it is."""
+    if isinstance(value, list):
+        return builder.value(value) if value else builder.empty_list(NEVER)
+    return value
+
+
+def _share_constants(callee: ScriptContext, caller: ScriptContext) -> None:
+    """One tensor constant per array across the caller and everything it inlines."""
+    callee._array_constants = caller._array_constants
+
+
+def _call_stack(expressions: "ExpressionCompiler") -> list[tuple[Any, str]]:
+    """What is being compiled, outermost first: the scripted function, then
+    each callee being inlined (keyed by code object, or a lambda's AST)."""
+    source = expressions.context.source
+    stack = expressions.builder.call_stack
+    root = stack[:1] if stack else [(getattr(source.function, "__code__", None), source.name)]
+    return root + stack[1:]
+
+
+def _check_not_recursive(expressions: "ExpressionCompiler", key: Any, name: str) -> None:
+    stack = _call_stack(expressions)
+    keys = [entry[0] for entry in stack]
+    if key in keys:
+        cycle = [entry[1] for entry in stack[keys.index(key):]] + [name]
+        raise FrontendError(f"recursive call: {' -> '.join(cycle)}. jitc.script compiles a call by "
+                            "inlining the callee, so a function cannot call itself; write the "
+                            "recursion as a loop")
+
+
+class _calling:
+    """Marks `key` as being inlined; an error inside the callee gets a note
+    naming the call site."""
+
+    def __init__(self, expressions: "ExpressionCompiler", key: Any, name: str):
+        self.builder, self.key, self.name = expressions.builder, key, name
+        self.site = self.builder.source
+        self.saved = list(self.builder.call_stack)
+        self.stack = _call_stack(expressions) + [(key, name)]
+
+    def __enter__(self):
+        self.builder.call_stack = self.stack
+
+    def __exit__(self, kind, error, traceback):
+        self.builder.call_stack = self.saved
+        if isinstance(error, ScriptError) and self.site is not None:
+            error.add_note(f"  in {self.name}, called from {self.site.filename}, line {self.site.line}")
+        return False
+
+
+def _name(function: Any) -> str:
+    return getattr(function, "__qualname__", None) or getattr(function, "__name__", None) or repr(function)
+
+
+def _inlinable(function: Any) -> bool:
+    """A Python function whose source jitc may compile: not NumPy's, the
+    standard library's or jitc's own implementation."""
+    if not inspect.isfunction(function):
+        return False
+    module = (getattr(function, "__module__", None) or "").split(".")[0]
+    if module == "jitc":
+        return (function.__module__ or "").startswith("jitc.nn")
+    return module not in _NOT_INLINED_MODULES
+
+
+def _unsupported_callable(function: Any) -> str:
+    name = NUMPY_API.name_of(function)
+    return (f"{name} is not supported by jitc: it is not in jitc's table of NumPy functions, and "
+            "jitc.script inlines only Python functions, methods and callable objects written in "
+            "Python. Write it with NumPy functions jitc supports, or compile with jitc.trace")
+
+
+__all__ = ["Lambda", "make_lambda", "call_python", "inline_function"]
