@@ -120,46 +120,39 @@ class Module:
         return ""
 
 
-class ModuleList(Module):
-    """A list of modules: indexable, iterable and sized; its items are
-    named `0`, `1`, ... in parameter paths."""
+class ModuleList(Module, tuple):
+    """A fixed sequence of modules: indexable, iterable and sized; its
+    items are named `0`, `1`, ... in parameter paths. It is a tuple, so
+    scripted code loops over it and indexes it as over any tuple held as
+    an attribute: unrolled, each item compiled in turn."""
 
-    def __init__(self, modules: Iterable[Module] = ()):
-        self._items: list[Module] = []
+    def __new__(cls, modules: Iterable[Module] = ()):
+        modules = tuple(modules)
         for module in modules:
-            self.append(module)
-
-    def append(self, module: Module) -> "ModuleList":
-        if not isinstance(module, Module):
-            raise TypeError(f"{type(self).__name__} holds modules, got {type(module).__name__}")
-        self._items.append(module)
-        return self
+            if not isinstance(module, Module):
+                raise TypeError(f"{cls.__name__} holds modules, got {type(module).__name__}")
+        return super().__new__(cls, modules)
 
     def named_attributes(self) -> Iterable[tuple[str, Any]]:
-        return ((str(index), module) for index, module in enumerate(self._items))
+        return ((str(index), module) for index, module in enumerate(self))
 
     def __getitem__(self, index):
-        if isinstance(index, slice):
-            part = type(self).__new__(type(self))
-            part._items = self._items[index]
-            return part
-        return self._items[index]
+        item = tuple.__getitem__(self, index)
+        return tuple.__new__(type(self), item) if isinstance(index, slice) else item
 
-    def __iter__(self) -> Iterator[Module]:
-        return iter(self._items)
-
-    def __len__(self) -> int:
-        return len(self._items)
+    __hash__ = object.__hash__
+    __eq__ = object.__eq__
+    __ne__ = object.__ne__
 
 
 class Sequential(ModuleList):
     """Modules applied one after another: `Sequential(a, b)(x)` is `b(a(x))`."""
 
-    def __init__(self, *modules: Module):
-        super().__init__(modules)
+    def __new__(cls, *modules: Module):
+        return super().__new__(cls, modules)
 
     def forward(self, x):
-        for module in self._items:
+        for module in self:
             x = module(x)
         return x
 
@@ -169,9 +162,10 @@ def _join(prefix: str, name: str) -> str:
 
 
 def _walk(value: Any, path: str) -> Iterator[tuple[str, Any]]:
-    """`value` and, for lists and tuples, their items (recursively), with paths."""
+    """`value` and, for lists and tuples, their items (recursively), with
+    paths; modules are not entered (a ModuleList is a tuple)."""
     yield path, value
-    if isinstance(value, (list, tuple)):
+    if isinstance(value, (list, tuple)) and not isinstance(value, Module):
         for index, item in enumerate(value):
             yield from _walk(item, f"{path}.{index}")
 
