@@ -66,16 +66,18 @@ def _specialized_graph(function, types) -> Graph:
 
 
 def _move_tensor_constants(source: Graph, target: Graph, nodes: Sequence[Node]) -> None:
-    """Copied constants refer to `source.tensors`; give them entries in `target`."""
-    renamed: dict[str, str] = {}
+    """Copied constants refer to `source.tensors`; give them entries in
+    `target`, one per array (a callee called twice shares its constants)."""
+    names = {id(array): name for name, array in target.tensors.items()}
     for top in nodes:
         for node in [top, *(inner for block in top.blocks for inner in block.walk())]:
             reference = node.attributes.get("value") if node.kind == "prim::Constant" else None
             if isinstance(reference, TensorRef):
-                if reference.name not in renamed:
-                    renamed[reference.name] = target.unique_tensor_name(reference.name)
-                    target.tensors[renamed[reference.name]] = source.tensors[reference.name]
-                node.attributes["value"] = TensorRef(renamed[reference.name])
+                array = source.tensors[reference.name]
+                if id(array) not in names:
+                    names[id(array)] = target.unique_tensor_name(reference.name)
+                    target.tensors[names[id(array)]] = array
+                node.attributes["value"] = TensorRef(names[id(array)])
 
 
 __all__ = ["ACTIVE", "recording", "call_while_tracing"]
