@@ -7,7 +7,7 @@ from typing import Any, Mapping, Sequence
 
 from ..graph import Graph, Node, SourceLocation, Value
 from ..types import Type
-from . import arrays, elementwise, prim, reductions  # noqa: F401  (declarations)
+from . import arrays, elementwise, indexing, prim, reductions, scans  # noqa: F401  (declarations)
 from .registry import (ELEMENTWISE_GROUPS, REQUIRED, UNKNOWN, Group, InferContext, OpDef, all_ops,
                        get_op, has_op, register)
 

@@ -11,7 +11,7 @@ import math
 import numpy as np
 from numpy.lib.array_utils import normalize_axis_index
 
-from ..types import ANY_DIM, INT, NONE, DType, ListType, TensorType
+from ..types import ANY_DIM, BOOL, FLOAT, INT, NONE, DType, ListType, ScalarType, TensorType
 from .registry import REQUIRED, UNKNOWN, Group, OpDef, register
 from .rules import (array_like_input, broadcast_shapes, format_shape, normalize_axes, normalize_axis,
                     tensor_input, ufunc_dtypes)
@@ -343,6 +343,85 @@ register(OpDef(
     name="np::full", group=Group.CREATION, inputs=("fill", "*shape"), attributes={"dtype": None},
     infer=_full_infer, reference=_full_reference,
     code="np.full({shape_tuple}, {0}, dtype={dtype})", doc="np.full(shape, fill, dtype)",
+))
+
+
+def _dtype_code(attributes) -> str:
+    """`, dtype=np.float32` for a `.code` call, nothing for dtype None."""
+    return "" if attributes["dtype"] is None else f", dtype=np.{attributes['dtype'].value}"
+
+
+def _arange_length(start, stop, step) -> int:
+    """NumPy's length of arange(start, stop, step): ceil((stop - start) / step)
+    in floating point, at least 0. ZeroDivisionError for a zero step,
+    ValueError where it is not a number."""
+    quotient = (stop - start) / step
+    if math.isnan(quotient):
+        raise ValueError("arange: cannot compute length")
+    return max(0, math.ceil(quotient))
+
+
+def _arange_infer(context):
+    bounds = context.input_types
+    if not 1 <= len(bounds) <= 3:
+        raise context.error(f"takes 1 to 3 bounds ([start,] stop[, step]), got {len(bounds)}")
+    if any(type not in (INT, FLOAT, BOOL) for type in bounds):
+        raise context.error(f"bounds must be Python ints or floats, got {', '.join(map(str, bounds))}")
+    dtype = context.attributes["dtype"] or (DType.FLOAT64 if FLOAT in bounds else DType.INT64)
+    length = ANY_DIM
+    if UNKNOWN not in context.constants:
+        values = ([0] if len(bounds) == 1 else []) + list(context.constants)
+        values += [1] * (3 - len(values))
+        try:
+            length = _arange_length(*values)
+        except (ZeroDivisionError, ValueError, OverflowError) as error:
+            raise context.error(str(error)) from None
+    if dtype == DType.BOOL and isinstance(length, int) and length > 2:
+        raise context.error("arange() is only supported for booleans when the result has at most length 2.")
+    return [TensorType(dtype, (length,))]
+
+
+register(OpDef(
+    name="np::arange", group=Group.CREATION, inputs=("*bounds",), attributes={"dtype": None},
+    infer=_arange_infer,
+    reference=lambda *bounds, dtype: np.arange(*bounds, dtype=None if dtype is None else dtype.numpy),
+    code=lambda inputs, attributes: f"np.arange({', '.join(inputs)}{_dtype_code(attributes)})",
+    doc="np.arange([start,] stop[, step], dtype): ints give int64, floats float64 unless dtype is given",
+))
+
+
+def linspace_dtype(start: TensorType, stop: TensorType) -> DType | None:
+    """The dtype NumPy computes linspace in: that of start and stop, made inexact."""
+    dtypes = ufunc_dtypes(np.add, [start, stop])
+    if dtypes is None:
+        return None
+    return dtypes[-1] if dtypes[-1].is_float else DType.FLOAT64
+
+
+def _linspace_infer(context):
+    for index, name in ((0, "start"), (1, "stop")):
+        if not isinstance(context.input_types[index], (ScalarType, TensorType)) or \
+                array_like_input(context, index).shape not in (None, ()):
+            raise context.error(f"{name} must be a scalar (arrays of bounds are not supported)")
+    if context.input_types[2] != INT:
+        raise context.error(f"num must be an int, got {context.input_types[2]}")
+    num = context.constants[2]
+    if num is not UNKNOWN and num < 0:
+        raise context.error(f"Number of samples, {num}, must be non-negative.")
+    dtype = context.attributes["dtype"] or linspace_dtype(*context.input_types[:2])
+    return [TensorType(dtype, (ANY_DIM if num is UNKNOWN else num,))]
+
+
+def _linspace_reference(start, stop, num, endpoint, dtype):
+    return np.linspace(start, stop, num, endpoint=endpoint, dtype=None if dtype is None else dtype.numpy)
+
+
+register(OpDef(
+    name="np::linspace", group=Group.CREATION, inputs=("start", "stop", "num"),
+    attributes={"endpoint": True, "dtype": None}, infer=_linspace_infer, reference=_linspace_reference,
+    code=lambda inputs, attributes: (f"np.linspace({', '.join(inputs)}"
+                                     f"{'' if attributes['endpoint'] else ', endpoint=False'}{_dtype_code(attributes)})"),
+    doc="np.linspace(start, stop, num, endpoint, dtype) of scalar bounds, computed as NumPy does",
 ))
 
 
