@@ -1,14 +1,17 @@
-"""Views (reshape, transpose, indexing...), joins, creation, casts and queries."""
+"""Views (reshape, transpose, basic indexing...), joins, creation (zeros, full, arange,
+linspace...), casts and queries."""
 from __future__ import annotations
 
 from llvmlite import ir
 
+from ...ir.ops.arrays import linspace_dtype
 from ...ir.ops.rules import normalize_axes, normalize_axis
-from ...ir.types import DType
+from ...ir.types import FLOAT, DType
 from .emitter import const
-from .layout import I64, NONE_VALUE, SCALAR_DTYPES, NativeTensor
+from .layout import F64, I64, NONE_VALUE, SCALAR_DTYPES, NativeTensor, register_type
 from .prim_ops import list_element
 from .registry import attribute, lowers
+from .scalar_ops import Scalar
 
 
 def _static(shape_type, computed: list) -> list:
@@ -70,6 +73,110 @@ def full(cg, node, inputs):
     else:
         fill_dtype = SCALAR_DTYPES[fill_type]
     return _filled(cg, node, fill, fill_dtype, dims)
+
+
+def _arange_length(cg, start, stop, step, integer: bool):
+    """NumPy's length: ceil((stop - start) / step), at least 0; exact in
+    int64 for int bounds (where Python's true division agrees), in float64
+    otherwise, with Python's errors for a zero step or a NaN."""
+    em, b = cg.em, cg.builder
+    if integer:
+        em.raise_if(b.icmp_signed("==", step, const(0)), "ZeroDivisionError", "division by zero")
+        span = b.sub(stop, start)
+        quotient, remainder = b.sdiv(span, step), b.srem(span, step)
+        rounds_up = b.and_(b.icmp_signed("!=", remainder, const(0)),
+                           b.icmp_signed("==", b.icmp_signed(">", remainder, const(0)), b.icmp_signed(">", step, const(0))))
+        length = b.add(quotient, b.zext(rounds_up, I64))
+    else:
+        em.raise_if(b.fcmp_ordered("==", step, ir.Constant(F64, 0.0)), "ZeroDivisionError", "float division by zero")
+        quotient = b.fdiv(b.fsub(stop, start), step)
+        em.raise_if(b.fcmp_unordered("uno", quotient, quotient), "ValueError", "arange: cannot compute length")
+        ceiling = Scalar(em, DType.FLOAT64, DType.FLOAT64, python=False).intrinsic("ceil", quotient)
+        em.raise_if(b.fcmp_ordered(">=", ceiling, ir.Constant(F64, 2.0 ** 62)), "ValueError",
+                    "Maximum allowed size exceeded")
+        length = b.fptosi(b.select(b.fcmp_ordered("<", ceiling, ir.Constant(F64, 0.0)), ir.Constant(F64, 0.0),
+                                   ceiling), I64)
+    return b.select(b.icmp_signed("<", length, const(0)), const(0), length)
+
+
+@lowers("np::arange")
+def arange(cg, node, inputs):
+    """NumPy's fill: elements 0 and 1 are start and start + step converted to
+    the dtype, element i is a[0] + i * (a[1] - a[0]) computed in the dtype."""
+    em, b = cg.em, cg.builder
+    types = [v.type for v in node.inputs]
+    source = DType.FLOAT64 if FLOAT in types else DType.INT64
+    bounds = [em.cast(value, SCALAR_DTYPES[type], source) for value, type in zip(inputs, types)]
+    zero, one = em.cast(const(0), DType.INT64, source), em.cast(const(1), DType.INT64, source)
+    start, stop, step = ([zero] if len(bounds) == 1 else []) + bounds + [one] * (3 - max(len(bounds), 2))
+    length = _arange_length(cg, start, stop, step, source == DType.INT64)
+    dtype = node.output.type.dtype
+    if dtype == DType.BOOL:
+        em.raise_if(b.icmp_signed(">", length, const(2)), "TypeError",
+                    "arange() is only supported for booleans when the result has at most length 2.")
+    out = em.allocate(dtype, _static(node.output.type.shape, [length]))
+    first = em.cast(start, source, dtype)
+    second = em.cast(b.fadd(start, step) if source.is_float else b.add(start, step), source, dtype)
+    if dtype != DType.BOOL:
+        register = register_type(dtype)
+        with em.for_range(length, "arange") as i:
+            if dtype.is_float:
+                delta = b.fsub(second, first)
+                value = b.fadd(first, b.fmul(b.sitofp(i, register), delta))
+            else:
+                value = b.add(first, b.mul(b.trunc(i, register) if register != I64 else i, b.sub(second, first)))
+            em.store(dtype, value, b.gep(out.data, [i]))
+    for index, value in ((0, first), (1, second)):
+        with b.if_then(b.icmp_signed(">", length, const(index))):
+            em.store(dtype, value, b.gep(out.data, [const(index)]))
+    return [out]
+
+
+@lowers("np::linspace")
+def linspace(cg, node, inputs):
+    """NumPy's algorithm in the dtype of start and stop (made inexact): i * step
+    + start with step = (stop - start) / div, or (i / div) * (stop - start)
+    where step underflows to 0; the last element is stop exactly; floored
+    before a cast to an integer dtype."""
+    em, b = cg.em, cg.builder
+    dt = linspace_dtype(*(v.type for v in node.inputs[:2]))
+    start, stop = (_scalar_in(cg, value, v.type, dt) for value, v in zip(inputs[:2], node.inputs[:2]))
+    num = inputs[2]
+    em.raise_if(b.icmp_signed("<", num, const(0)), "ValueError", "Number of samples, {0}, must be non-negative.",
+                [num])
+    endpoint = attribute(node, "endpoint")
+    div = b.sub(num, const(1)) if endpoint else num
+    scalar = Scalar(em, dt, dt, python=False)
+    register = register_type(dt)
+
+    def rounded(value):
+        return em.round_half(value) if dt == DType.FLOAT16 else value
+
+    divisor = b.sitofp(div, register)
+    delta = rounded(b.fsub(stop, start))
+    step = rounded(b.fdiv(delta, divisor))
+    step_is_zero = b.fcmp_ordered("==", step, scalar.constant(0.0))
+    dtype = node.output.type.dtype
+    out = em.allocate(dtype, _static(node.output.type.shape, [num]))
+    with em.for_range(num, "linspace") as i:
+        position = rounded(b.sitofp(i, register))
+        scaled = b.select(step_is_zero, rounded(b.fmul(rounded(b.fdiv(position, divisor)), delta)),
+                          rounded(b.fmul(position, step)))
+        value = rounded(b.fadd(b.select(b.icmp_signed(">", div, const(0)), scaled, rounded(b.fmul(position, delta))),
+                               start))
+        if endpoint:
+            value = b.select(b.and_(b.icmp_signed("==", i, div), b.icmp_signed(">", num, const(1))), stop, value)
+        if dtype.is_integer:
+            value = scalar.intrinsic("floor", value)
+        em.store(dtype, em.cast(value, dt, dtype), b.gep(out.data, [i]))
+    return [out]
+
+
+def _scalar_in(cg, value, type, dtype: DType):
+    """A Python scalar or a 0-d array as a register of `dtype`."""
+    if isinstance(value, NativeTensor):
+        return cg.em.cast(cg.em.load(value.dtype, value.data), value.dtype, dtype)
+    return cg.em.cast(value, SCALAR_DTYPES[type], dtype)
 
 
 @lowers("np::astype")
@@ -167,15 +274,22 @@ def broadcast_to(cg, node, inputs):
 
 
 # -- indexing ------------------------------------------------------------------------------------------------------
-@lowers("np::select")
-def select(cg, node, inputs):
-    em, b = cg.em, cg.builder
-    x, index = inputs
-    axis = normalize_axis(attribute(node, "axis"), x.rank)
-    size = x.shape[axis]
+def wrap_index(em, index, size, axis: int):
+    """`index` counted from the end when negative; IndexError (naming the
+    index and the size, as NumPy does) where it is out of bounds."""
+    b = em.builder
     position = b.select(b.icmp_signed("<", index, const(0)), b.add(index, size), index)
     em.raise_if(b.or_(b.icmp_signed("<", position, const(0)), b.icmp_signed(">=", position, size)), "IndexError",
                 f"index {{0}} is out of bounds for axis {axis} with size {{1}}", [index, size])
+    return position
+
+
+@lowers("np::select")
+def select(cg, node, inputs):
+    b = cg.builder
+    x, index = inputs
+    axis = normalize_axis(attribute(node, "axis"), x.rank)
+    position = wrap_index(cg.em, index, x.shape[axis], axis)
     data = b.gep(x.data, [b.mul(position, x.strides[axis])])
     keep = [a for a in range(x.rank) if a != axis]
     return [NativeTensor(x.dtype, data, [x.shape[a] for a in keep], [x.strides[a] for a in keep])]
@@ -190,12 +304,10 @@ def _clamp_bound(b, value, length, negative_step):
     return b.select(b.icmp_signed(">=", shifted, length), high, shifted)
 
 
-@lowers("np::slice")
-def slice_(cg, node, inputs):
-    em, b = cg.em, cg.builder
-    x, start, stop, step = inputs
-    axis = normalize_axis(attribute(node, "axis"), x.rank)
-    length = x.shape[axis]
+def slice_bounds(em, start, stop, step, length) -> tuple:
+    """(first index, element count, step) of `[start:stop:step]` over
+    `length` elements, as Python computes them; bounds may be NONE."""
+    b = em.builder
     step = const(1) if step is NONE_VALUE else step
     em.raise_if(b.icmp_signed("==", step, const(0)), "ValueError", "slice step cannot be zero")
     negative = b.icmp_signed("<", step, const(0))
@@ -207,7 +319,15 @@ def slice_(cg, node, inputs):
                        b.add(b.sdiv(b.sub(b.sub(stop, start), const(1)), step), const(1)), const(0))
     backward = b.select(b.icmp_signed("<", stop, start),
                         b.add(b.sdiv(b.sub(b.sub(start, stop), const(1)), b.neg(step)), const(1)), const(0))
-    count = b.select(negative, backward, forward)
+    return start, b.select(negative, backward, forward), step
+
+
+@lowers("np::slice")
+def slice_(cg, node, inputs):
+    b = cg.builder
+    x, *bounds = inputs
+    axis = normalize_axis(attribute(node, "axis"), x.rank)
+    start, count, step = slice_bounds(cg.em, *bounds, x.shape[axis])
     shape = list(x.shape)
     strides = list(x.strides)
     shape[axis] = count
