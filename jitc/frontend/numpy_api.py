@@ -221,6 +221,26 @@ for _name, _aliases in (("sum", ()), ("prod", ()), ("mean", ()), ("max", ("amax"
     api.method(_name)(_binder)
 
 
+# -- scans ----------------------------------------------------------------------------------------------
+def _scan_binder(kind: str, name: str) -> Binder:
+    def binder(b: GraphBuilder, a, axis=None, dtype=None, out=None):
+        _unsupported_keywords(f"np.{name}", out=out)
+        if _all_scalars(b, [a]):
+            a = b.op("prim::NumToTensor", a)
+        if dtype is not None:
+            a = b.op("np::astype", a, dtype=as_dtype(dtype))
+        axis = b.static(axis, "axis")
+        if axis is not None and (not isinstance(axis, int) or isinstance(axis, bool)):
+            raise FrontendError(f"np.{name}: axis must be None or an int, got {axis!r}")
+        return b.op(kind, a, axis=axis)
+    return binder
+
+
+for _name in ("cumsum", "cumprod"):
+    api.function(getattr(np, _name))(_scan_binder(f"np::{_name}", _name))
+    api.method(_name)(_scan_binder(f"np::{_name}", _name))
+
+
 # -- shapes -------------------------------------------------------------------------------------
 def _shape_arguments(b: GraphBuilder, shape) -> list:
     """A shape given as an int, a tuple/list of ints, or `x.shape`."""
@@ -351,6 +371,82 @@ api.function(np.ones)(_creation_binder("np::ones"))
 def _full(b: GraphBuilder, shape, fill_value, dtype=None, order="C", *, like=None, device=None):
     return b.op("np::full", fill_value, *_shape_arguments(b, shape),
                 dtype=None if dtype is None else as_dtype(dtype))
+
+
+def _scalar_argument(b: GraphBuilder, x, what: str):
+    """A Python int or float for a size or bound given as a scalar or a 0-d array."""
+    type = b.type_of(x)
+    if isinstance(type, TensorType) and type.rank == 0 and type.dtype is not None:
+        return b.op("prim::Float" if type.dtype.is_float else "prim::Int", x)
+    if not isinstance(type, ScalarType):
+        raise FrontendError(f"{what} must be a scalar, got {type}")
+    return x
+
+
+@api.function(np.arange)
+def _arange(b: GraphBuilder, start, stop=None, step=None, dtype=None, *, like=None, device=None):
+    bounds = [start] if stop is None else [start, stop]
+    if step is not None:
+        bounds = ([0] if stop is None else []) + bounds + [step]
+    bounds = [_scalar_argument(b, bound, "np.arange: a bound") for bound in bounds]
+    return b.op("np::arange", *bounds, dtype=None if dtype is None else as_dtype(dtype))
+
+
+@api.function(np.linspace)
+def _linspace(b: GraphBuilder, start, stop, num=50, endpoint=True, retstep=False, dtype=None, axis=0, *,
+              device=None):
+    if b.static(retstep, "retstep"):
+        raise FrontendError("np.linspace(retstep=True) is not supported; the step is "
+                            "(stop - start) / (num - 1) with endpoint, else / num")
+    if b.static(axis, "axis") not in (0, -1):
+        raise FrontendError("np.linspace: scalar bounds give a 1-d result, so axis must be 0")
+    return b.op("np::linspace", start, stop, _scalar_argument(b, num, "np.linspace: num"),
+                endpoint=bool(b.static(endpoint, "endpoint")), dtype=None if dtype is None else as_dtype(dtype))
+
+
+def _diagonals(b: GraphBuilder, rows, cols) -> Value:
+    """The (rows, cols) int array whose element (i, j) is j - i: the
+    diagonal it lies on, which eye, tri, triu and tril compare with k."""
+    column = b.op("np::arange", _scalar_argument(b, cols, "a size"))
+    row = b.op("np::expand_dims", b.op("np::arange", _scalar_argument(b, rows, "a size")), axis=1)
+    return b.op("np::subtract", column, row)
+
+
+@api.function(np.eye)
+def _eye(b: GraphBuilder, N, M=None, k=0, dtype=float, order="C", *, device=None, like=None):
+    on_diagonal = b.op("np::equal", _diagonals(b, N, N if M is None else M), k)
+    return b.op("np::astype", on_diagonal, dtype=as_dtype(dtype))
+
+
+@api.function(np.identity)
+def _identity(b: GraphBuilder, n, dtype=None, *, like=None):
+    return _eye(b, n, dtype=float if dtype is None else dtype)
+
+
+@api.function(np.tri)
+def _tri(b: GraphBuilder, N, M=None, k=0, dtype=float, *, like=None):
+    below = b.op("np::less_equal", _diagonals(b, N, N if M is None else M), k)
+    return b.op("np::astype", below, dtype=as_dtype(dtype))
+
+
+def _triangle_binder(upper: bool) -> Binder:
+    """np.triu / np.tril: m where j - i >= k (upper) or <= k (lower), else 0,
+    over the last two axes (a 1-d m stands for its rows, as in NumPy)."""
+    def binder(b: GraphBuilder, m, k=0):
+        type = b.type_of(m)
+        if not isinstance(type, TensorType):
+            raise FrontendError(f"np.{'triu' if upper else 'tril'} expects an array, got {type}")
+        if type.rank == 0:
+            raise FrontendError(f"np.{'triu' if upper else 'tril'} needs an array of at least 1 dimension")
+        cols = b.op("np::dim", m, axis=-1)
+        rows = cols if type.rank == 1 else b.op("np::dim", m, axis=-2)
+        keep = b.op("np::greater_equal" if upper else "np::less_equal", _diagonals(b, rows, cols), k)
+        return b.op("np::where", keep, m, False if type.dtype == DType.BOOL else 0)
+    return binder
+
+
+api.function(np.triu)(_triangle_binder(upper=True))
+api.function(np.tril)(_triangle_binder(upper=False))
 
 
 @api.method("astype")
