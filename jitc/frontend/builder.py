@@ -60,6 +60,9 @@ class GraphBuilder:
         self.specialise_parameters = False
         # What is being inlined into the graph, outermost first (the scripter refuses recursion).
         self.call_stack: list[Any] = []
+        # Loop indices that would be constants if these parameters were: the loop is a
+        # comprehension over range(n), which unrolls when n is known.
+        self.unrollable: dict[Value, tuple[str, ...]] = {}
 
     # -- values ------------------------------------------------------------------
     def value(self, x: Any) -> Value:
@@ -101,8 +104,10 @@ class GraphBuilder:
 
     def parameters_behind(self, value: Any) -> tuple[str, ...] | None:
         """The names of the graph's int and bool parameters that `value` is
-        computed from by scalar operations and constants alone, or None when
-        it depends on anything else (array data or sizes, a loop)."""
+        computed from by scalar operations and constants alone (or that
+        would unroll the loops it comes from: `unrollable`, and the length
+        of a list a loop builds), or None when it depends on anything else
+        (array data or sizes)."""
         if not isinstance(value, Value):
             return None
         params = {param: param.name for param in self.graph.params if param.type in (INT, BOOL)}
@@ -114,10 +119,14 @@ class GraphBuilder:
                 continue
             seen.add(current)
             node = current.producer
-            if node is None:
+            if node is None and current in self.unrollable:
+                found.update(dict.fromkeys(self.unrollable[current]))
+            elif node is None:
                 if current not in params:
                     return None
                 found[params[current]] = None
+            elif node.kind == "prim::ListLen" and getattr(node.inputs[0].producer, "kind", None) == "prim::Loop":
+                pending.append(node.inputs[0].producer.inputs[0])  # the loop's trip count
             elif node.blocks or not all(isinstance(v.type, ScalarType) for v in (*node.inputs, *node.outputs)):
                 return None
             else:

@@ -185,7 +185,8 @@ def _emit_copy(expressions: "ExpressionCompiler", graph: Graph, node, mapping: d
 
 
 # -- helpers ----------------------------------------------------------------------------------------
-def _bind(signature: inspect.Signature, args: Sequence[Any], kwargs: dict[str, Any], name: str) -> dict[str, Any]:
+def _bind(signature: inspect.Signature, args: Sequence[Any], kwargs: dict[str, Any],
+          name: str) -> dict[str, Any]:
     """Arguments bound to parameters as Python binds them, defaults included."""
     try:
         bound = signature.bind(*args, **kwargs)
@@ -196,17 +197,18 @@ def _bind(signature: inspect.Signature, args: Sequence[Any], kwargs: dict[str, A
 
 
 def _lambda_signature(function: Lambda) -> inspect.Signature:
-    arguments = function.node.args
+    """The signature a `lambda` expression declares, with its defaults."""
     Parameter = inspect.Parameter
-    positional = [(p, Parameter.POSITIONAL_ONLY) for p in arguments.posonlyargs]
-    positional += [(p, Parameter.POSITIONAL_OR_KEYWORD) for p in arguments.args]
-    first_default = len(positional) - len(function.defaults)
-    parameters = [Parameter(p.arg, kind, default=function.defaults[i - first_default] if i >= first_default
-                            else Parameter.empty) for i, (p, kind) in enumerate(positional)]
+    arguments = function.node.args
+    positional = ([(p.arg, Parameter.POSITIONAL_ONLY) for p in arguments.posonlyargs]
+                  + [(p.arg, Parameter.POSITIONAL_OR_KEYWORD) for p in arguments.args])
+    defaults = [Parameter.empty] * (len(positional) - len(function.defaults)) + list(function.defaults)
+    parameters = [Parameter(name, kind, default=default) for (name, kind), default in zip(positional, defaults)]
     if arguments.vararg is not None:
         parameters.append(Parameter(arguments.vararg.arg, Parameter.VAR_POSITIONAL))
-    parameters += [Parameter(p.arg, Parameter.KEYWORD_ONLY, default=function.kw_defaults.get(p.arg, Parameter.empty))
-                   for p in arguments.kwonlyargs]
+    for parameter in arguments.kwonlyargs:
+        default = function.kw_defaults.get(parameter.arg, Parameter.empty)
+        parameters.append(Parameter(parameter.arg, Parameter.KEYWORD_ONLY, default=default))
     if arguments.kwarg is not None:
         parameters.append(Parameter(arguments.kwarg.arg, Parameter.VAR_KEYWORD))
     return inspect.Signature(parameters)

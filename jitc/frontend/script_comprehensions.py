@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, Callable, Sequence
 from ..errors import FrontendError
 from ..ir.graph import Value
 from ..ir.types import INT, NEVER, ListType, TensorType, TupleType
+from .builder import StaticValueNeeded
 from .numpy_api import NUMPY_API
 from .script_control import Merged, emit_if, emit_loop
 
@@ -67,6 +68,24 @@ def elements_of(expressions: "ExpressionCompiler", value: Any) -> list | None:
         tail = [node.inputs[1]] if node.kind == "prim::ListAppend" else elements_of(expressions, node.inputs[1])
         return None if head is None or tail is None else head + tail
     return None
+
+
+def known_elements(expressions: "ExpressionCompiler", value: Any, what: str) -> list:
+    """The elements of `value`, which `what` needs now. A list that a
+    comprehension over `range(n)` built, for an int parameter `n`, asks
+    for `n` to be specialised (StaticValueNeeded), which unrolls it."""
+    items = elements_of(expressions, value)
+    if items is not None:
+        return items
+    builder = expressions.builder
+    loop = value.producer if isinstance(value, Value) and isinstance(value.type, ListType) else None
+    if loop is not None and loop.kind == "prim::Loop" and builder.specialise_parameters:
+        names = builder.parameters_behind(loop.inputs[0])
+        if names:
+            raise StaticValueNeeded(names, what)
+    from .script_expressions import describe
+    raise FrontendError(f"{what} needs a tuple or a list whose length is known at compile time, "
+                        f"not {describe(value)}")
 
 
 def iterate(expressions: "ExpressionCompiler", value: Any) -> list | Iteration:
@@ -127,9 +146,12 @@ def _generate(expressions: "ExpressionCompiler", generators: Sequence[ast.compre
             items = _filter(expressions, generator.ifs, rest, element, items)
         return items
     before = expressions.context.variables
+    unrolled_by = builder.parameters_behind(sequence.length) if builder.specialise_parameters else None
 
     def iteration(index: Value, params: list[Value]) -> list[Any]:
         expressions.context.variables = dict(before)
+        if unrolled_by:
+            builder.unrollable[index] = unrolled_by
         with expressions.context.located(generator.target):
             bind_target(expressions, generator.target, sequence.item(index))
         return [as_list_value(expressions, _filter(expressions, generator.ifs, rest, element, params[0]))]
@@ -249,10 +271,9 @@ def _list(expressions: "ExpressionCompiler", iterable: Any = ()) -> Value:
 
 
 def _tuple(expressions: "ExpressionCompiler", iterable: Any = ()) -> tuple:
-    sequence = iterate(expressions, iterable)
-    if isinstance(sequence, Iteration):
+    if isinstance(iterable, Iteration):
         raise FrontendError("tuple() needs a sequence whose length is known at compile time")
-    return tuple(sequence)
+    return tuple(known_elements(expressions, iterable, "tuple()"))
 
 
 def _len(expressions: "ExpressionCompiler", value: Any) -> Any:
@@ -327,5 +348,6 @@ def _multiply(expressions: "ExpressionCompiler", a: Any, b: int) -> Any:
     return a if b == 1 else expressions.apply_operator(operator.mul, "*", a, b)
 
 
-__all__ = ["Iteration", "UNROLL_LIMIT", "ITERATION_BUILTINS", "elements_of", "iterate", "as_list_value",
+__all__ = ["Iteration", "UNROLL_LIMIT", "ITERATION_BUILTINS", "elements_of", "known_elements", "iterate",
+           "as_list_value",
            "bind_target", "compile_list_comprehension"]

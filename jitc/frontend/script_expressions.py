@@ -39,7 +39,7 @@ from .builder import is_constant
 from .numpy_api import NUMPY_API
 from .script_analysis import LIST_MUTATORS
 from .script_calls import Lambda, call_python, make_lambda
-from .script_comprehensions import ITERATION_BUILTINS, as_list_value, compile_list_comprehension, elements_of
+from .script_comprehensions import ITERATION_BUILTINS, as_list_value, compile_list_comprehension, known_elements
 from .script_control import Merged, emit_if
 from .script_scope import ScriptContext
 
@@ -178,11 +178,7 @@ class ExpressionCompiler:
         """The arguments `*x` stands for: x's elements, which must be known now."""
         value = self.compile(node.value)
         with self.context.located(node):
-            items = elements_of(self, value)
-        if items is None:
-            raise self.context.error(f"*x in a call needs a tuple or a list whose length is known at "
-                                     f"compile time, not {describe(value)}", node)
-        return items
+            return known_elements(self, value, "*x in a call")
 
     def argument(self, node: ast.expr) -> Any:
         """A call argument; a list display (or a comprehension whose elements

@@ -241,7 +241,8 @@ def uses_lambdas(x):
 
 
 def maps_a_lambda(x, y):
-    return list(map(lambda a, b: a * b + 1.0, [x, y], [y, x]))
+    total = lambda *terms, weight=1.0: sum(terms) * weight
+    return list(map(lambda a, b: a * b + 1.0, [x, y], [y, x])) + [total(x, y, x), total(y, weight=0.5)]
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -346,6 +347,29 @@ def uses_ints_as_data(x, n: int):
     return total + n
 
 
+def picks_options_by_a_comprehension_index(x, n: int):
+    options = (x, x * 2.0, np.tanh(x), x - 1.0)
+    return np.stack([options[i] for i in range(n)])
+
+
+def zips_the_columns_of_n_rows(x, n: int):
+    rows = [(x * i, x + i) for i in range(n)]
+    firsts, seconds = zip(*rows)
+    return np.stack(firsts) - np.stack(seconds)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_a_comprehension_over_range_of_an_int_unrolls_when_its_index_or_length_decides_structure(dtype):
+    rng = np.random.default_rng(12)
+    for size in SIZES:
+        for n in (1, 2, 4):
+            check_both(picks_options_by_a_comprehension_index, normal(rng, dtype, size), n)
+            check_both(zips_the_columns_of_n_rows, normal(rng, dtype, size, 2), n)
+    for function in (picks_options_by_a_comprehension_index, zips_the_columns_of_n_rows):
+        assert compiled(function, "llvm").static_parameters == {"n"}
+        assert "prim::Loop" not in kinds(compiled(function, "llvm").graph)
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_an_int_that_decides_structure_is_specialised_on_its_value(dtype):
     rng = np.random.default_rng(9)
@@ -448,6 +472,11 @@ def spreads_a_non_dict(x):
     return affine(x, **options)
 
 
+def recursive_lambda(x):
+    again = lambda t: again(t) + 1.0
+    return again(x)
+
+
 @jitc.ignore
 def stays_in_python(x):
     return x
@@ -460,6 +489,7 @@ def calls_an_ignored_function(x):
 ERROR_CASES = [
     (countdown, "recursive call: countdown -> countdown", "countdown(x, n - 1)"),
     (ping, "recursive call: ping -> pong -> ping", "ping(x)"),
+    (recursive_lambda, "recursive call: <lambda> at line", "again(t)"),
     (calls_an_opaque_object, "Opaque is not callable", "OPAQUE(x)"),
     (calls_the_standard_library, "mean is not supported by jitc", "statistics.mean(x)"),
     (calls_with_a_bad_keyword, "affine(): got an unexpected keyword argument 'bogus'", "affine(x, bogus=1.0)"),
