@@ -110,11 +110,9 @@ def inline_function(expressions: "ExpressionCompiler", function: Callable, args:
     bound = _bind(inspect.signature(function), args, kwargs, name)
     callee = FunctionCompiler(source, builder)
     _share_constants(callee.context, expressions.context)
-    for parameter, value in bound.items():
-        callee.context.bind(parameter, _as_argument(builder, value))
+    arguments = {parameter: _as_argument(builder, value) for parameter, value in bound.items()}
     with _calling(expressions, key, name):
-        returned = callee.compile_tail(callee.definition.body)
-    return returned.values[0] if returned.arity is None else tuple(returned.values)
+        return callee.compile_call(arguments, expressions.context)
 
 
 def _inline_lambda(expressions: "ExpressionCompiler", function: Lambda, args: Sequence[Any],

@@ -104,6 +104,24 @@ def test_python_functions_are_inlined(function, dtype):
         check_both(function, normal(rng, dtype, size, 4))
 
 
+def fill_tail(a, value):
+    a[1:] = value
+    return a.sum()
+
+
+def writes_through_a_call(x):
+    y = x * 2.0
+    total = fill_tail(y, 0.5)
+    return y, total
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_a_callee_writes_into_the_callers_array(dtype):
+    rng = np.random.default_rng(13)
+    for size in SIZES:
+        check_both(writes_through_a_call, normal(rng, dtype, size, 3))
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_star_args_are_a_python_tuple(dtype):
     rng = np.random.default_rng(2)
