@@ -43,9 +43,16 @@ def trace(target: Callable, example_inputs: Any, *, check_inputs=None, strict: b
 
 
 def _parameters(function: Callable, name: str, count: int) -> list[inspect.Parameter]:
-    """The first `count` positional parameters, one per example input."""
-    parameters = [p for p in inspect.signature(function).parameters.values()
-                  if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)][:count]
+    """One positional parameter per example input: the function's first
+    ones, then `args_0`, `args_1`, ... for its `*args`."""
+    signature = inspect.signature(function).parameters.values()
+    parameters = [p for p in signature if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)][:count]
+    rest = next((p.name for p in signature if p.kind == p.VAR_POSITIONAL), None)
+    if rest is not None:
+        taken = {p.name for p in signature}
+        extra = (f"{rest}_{i}" for i in range(count * 2) if f"{rest}_{i}" not in taken)
+        parameters += [inspect.Parameter(next(extra), inspect.Parameter.POSITIONAL_ONLY)
+                       for _ in range(count - len(parameters))]
     if len(parameters) != count:
         raise TypeError(f"{name} takes {len(parameters)} positional parameter(s); "
                         f"{count} example input(s) given")
