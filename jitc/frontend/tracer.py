@@ -185,12 +185,12 @@ class Tracer:
         location = user_location()
         dims, data_dependent = dependencies(self.graph, value)
         if data_dependent:
-            message = (f"{doing} records it as a constant: the trace will not follow other inputs "
-                       "here")
+            at = f" at {location.filename}:{location.line}" if location else ""
+            message = (f"{doing}{at} records it as a constant: the trace will not follow other "
+                       "inputs here")
             if decides and self.strict:
-                raise TraceError(message + "; this decides what the program does, which a trace "
-                                 "cannot record: use jitc.script, or trace with strict=False",
-                                 location)
+                raise TraceError(message + "; this decides control flow, which a trace cannot "
+                                 "record: use jitc.script, or trace with strict=False", location)
             warn(message, location)
         for dim in dims:
             self.fixed_dims.setdefault(dim, location)

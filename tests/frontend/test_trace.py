@@ -165,7 +165,10 @@ def test_data_dependent_branch_is_an_error_under_strict_naming_the_line():
     with pytest.raises(jitc.TraceError) as raised:
         jitc.trace(branch_on_data, np.ones(3))
     message = str(raised.value)
-    assert message.startswith("converting a traced value to a Python bool records it as a constant")
+    line = raised.value.location.line
+    assert message.startswith(f"converting a traced value to a Python bool at {__file__}:{line} records it "
+                              "as a constant")
+    assert "this decides control flow" in message
     assert "use jitc.script, or trace with strict=False" in message
     assert raised.value.location.filename == __file__
     lines = message.splitlines()
@@ -176,7 +179,8 @@ def test_data_dependent_branch_is_an_error_under_strict_naming_the_line():
 
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_data_dependent_branch_warns_when_not_strict_and_keeps_the_branch_taken(backend):
-    with pytest.warns(jitc.TracerWarning, match="Python bool records it as a constant") as record:
+    with pytest.warns(jitc.TracerWarning, match=r"Python bool at .*test_trace.py:\d+ records it as a constant") \
+            as record:
         traced = jitc.trace(branch_on_data, np.ones(3), strict=False, backend=backend)
     assert record[0].filename == __file__ and "if x.sum() > 0:" in str(record[0].message)
     check(traced, branch_on_data, (np.arange(3.0),))
@@ -190,7 +194,7 @@ def test_data_dependent_branch_warns_when_not_strict_and_keeps_the_branch_taken(
     (lambda x: np.asarray(x.tolist()) + 1, r"x\.tolist\(\)"),
 ])
 def test_data_to_python_conversions_warn_even_under_strict(convert, what):
-    with pytest.warns(jitc.TracerWarning, match=f"converting a traced value to (a )?{what}") as record:
+    with pytest.warns(jitc.TracerWarning, match=f"converting a traced value to (a )?{what} at ") as record:
         jitc.trace(convert, np.ones(3), backend="interpreter")
     assert record[0].filename == __file__
 
