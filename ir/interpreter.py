@@ -17,12 +17,15 @@ from .attributes import TensorRef
 from .errors import InterpreterError
 from .graph import Block, Graph, Node, Value
 from .ops import get_op
+from .ops.prim import UNINITIALIZED
 from .types import (BOOL, FLOAT, INT, NONE, STRING, ListType, TensorType, TupleType, Type,
                     DType)
 
 
 def value_matches_type(value: Any, type: Type) -> bool:
     """True when a runtime value is a member of IR type `type`."""
+    if value is UNINITIALIZED:  # a placeholder that is never read; it stands in for any type
+        return True
     if isinstance(type, TensorType):
         if not isinstance(value, (np.ndarray, np.generic)):
             return False
@@ -100,6 +103,9 @@ class Interpreter:
         if isinstance(value, TensorRef):
             return (self.graph.tensors[value.name],)
         return (value,)
+
+    def run_prim_Uninitialized(self, node: Node, inputs, env) -> tuple:
+        return (UNINITIALIZED,)
 
     def run_prim_If(self, node: Node, inputs, env) -> tuple:
         block = node.blocks[0] if inputs[0] else node.blocks[1]

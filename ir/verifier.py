@@ -26,7 +26,10 @@ from .types import BOOL, INT, NEVER, ListType, TensorType, TupleType, Type, type
 
 def types_agree(a: Type, b: Type) -> bool:
     """True when `a` and `b` could describe the same values: equal up to
-    parts that either side does not know (a None dtype or rank, a symbol)."""
+    parts that either side does not know (a None dtype or rank, a symbol).
+    Never (of prim::Uninitialized, a value no path reads) agrees with any type."""
+    if a == NEVER or b == NEVER:
+        return True
     if isinstance(a, TensorType) and isinstance(b, TensorType):
         if a.dtype is not None and b.dtype is not None and a.dtype != b.dtype:
             return False

@@ -15,7 +15,7 @@ from . import cache, capi, fastcall, parallel
 from .blas import gemm_available
 from .codegen import GraphCodegen, constant_array
 from .engine import CompiledModule, compile_module, load_object
-from .executable import NativeExecutable
+from .executable import NativeExecutable, written_parameters
 from .layout import slot_count
 from .lowerings import NODE_LOWERINGS
 from .scalar_ops import SCALAR_LOWERINGS
@@ -94,7 +94,8 @@ class LLVMBackend:
         if fast:
             entries.append(codegen.entry + "_fast")
             fastcall.emit_fast_entry(module, entries[1], module.globals[codegen.entry], param_types, result_types,
-                                     sum(map(slot_count, param_types)), sum(map(slot_count, result_types)))
+                                     sum(map(slot_count, param_types)), sum(map(slot_count, result_types)),
+                                     written_parameters(graph))
         compiled, obj = compile_module(module, entries)
         entry = cache.Entry(entries, list(codegen.constant_keys), list(codegen.errors.entries), compiled.llvm_ir)
         if all(name in graph.tensors for name in entry.constant_keys):  # literal constants are not cached

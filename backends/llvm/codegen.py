@@ -102,6 +102,9 @@ class GraphCodegen:
         raise UnsupportedOpError(node.kind)
 
     def _store_block_results(self, values, types, slots) -> None:
+        """Flatten `values` into `slots` as the node's output `types` lay
+        them out (a block may return a narrower type: Never for
+        prim::Uninitialized, a known size for a symbolic one)."""
         flat = []
         for value, type in zip(values, types):
             flat.extend(flatten(self.builder, value, type))
@@ -124,7 +127,7 @@ class GraphCodegen:
             for arm, block in ((then, node.blocks[0]), (otherwise, node.blocks[1])):
                 with arm:
                     values = self.lower_block(block, dict(env))
-                    self._store_block_results(values, [v.type for v in block.returns], slots)
+                    self._store_block_results(values, types, slots)
         return self._load_results(types, slots)
 
     def lower_loop(self, node: Node, inputs: list, env: dict) -> list:
@@ -135,7 +138,7 @@ class GraphCodegen:
         slots = self.em.stack_slots(sum(slot_count(t) for t in types), "loop")
         state = self.em.alloca_builder.alloca(I64, name="trip")
         keep_going = self.em.alloca_builder.alloca(I1, name="cond")
-        self._store_block_results(carried, [v.type for v in node.inputs[2:]], slots)
+        self._store_block_results(carried, types, slots)
         b.store(const(0), state)
         b.store(condition, keep_going)
         with self.em.while_loop(lambda: b.and_(b.icmp_signed("<", b.load(state), max_trips), b.load(keep_going)),
@@ -146,7 +149,7 @@ class GraphCodegen:
             for param, value in zip(body_block.params[1:], self._load_results(types, slots)):
                 local[param] = value
             next_condition, *values = self.lower_block(body_block, local)
-            self._store_block_results(values, [v.type for v in body_block.returns[1:]], slots)
+            self._store_block_results(values, types, slots)
             b.store(next_condition, keep_going)
             b.store(b.add(trip, const(1)), state)
         return self._load_results(types, slots)

@@ -41,6 +41,13 @@ class _MallocBuffer:
         _free(self.__array_interface__["data"][0])
 
 
+def written_parameters(graph) -> frozenset[int]:
+    """The parameters whose arrays the graph writes into (`prim::CopyInto`)."""
+    return frozenset(index for index, param in enumerate(graph.params)
+                     if any(use.index == 0 and getattr(use.user, "kind", None) == "prim::CopyInto"
+                            for use in param.uses))
+
+
 class NativeExecutable:
     """A compiled specialisation; callable like the backend contract says."""
 
@@ -50,6 +57,7 @@ class NativeExecutable:
         self._param_types = [p.type for p in graph.params]
         self._result_types = [v.type for v in graph.returns]
         self._param_names = [p.name for p in graph.params]
+        self._written = written_parameters(graph)
         self._arg_slots = sum(slot_count(t) for t in self._param_types)
         self._result_slots = sum(slot_count(t) for t in self._result_types)
         self._constants = list(constants)  # kept alive: native code reads them
@@ -79,7 +87,9 @@ class NativeExecutable:
         if len(args) != len(self._param_types):
             raise TypeError(f"expected {len(self._param_types)} arguments, got {len(args)}")
         slots, keep_alive = [], []
-        for value, type, name in zip(args, self._param_types, self._param_names):
+        for index, (value, type, name) in enumerate(zip(args, self._param_types, self._param_names)):
+            if index in self._written:
+                _check_writable(value, name)
             _pack(value, type, name, slots, keep_alive)
         arguments = np.array(slots or [0], dtype=np.int64)
         context = np.zeros(CONTEXT_SLOTS, dtype=np.int64)
@@ -98,6 +108,19 @@ class NativeExecutable:
         """The Python exception for error `code` of this module (see emitter.ErrorTable)."""
         exception, message = self._errors[code - 1]
         return getattr(builtins, exception)(message.format(*args))
+
+
+def _check_writable(value, name: str) -> None:
+    """An argument the function writes into must be an array it can write
+    into in place (NumPy raises the same ValueError for a read-only one)."""
+    if not isinstance(value, np.ndarray):
+        raise TypeError(f"argument '{name}': the function writes into it, so it must be a NumPy array, "
+                        f"not {type(value).__name__}")
+    if not value.flags.writeable:
+        raise ValueError(f"assignment destination is read-only (argument '{name}', which the function writes into)")
+    if any(s % value.itemsize for s in value.strides):
+        raise ValueError(f"argument '{name}': the function writes into it, and compiled code cannot write into "
+                         f"an array whose strides are not multiples of its item size")
 
 
 def _pack(value, type: Type, name: str, slots: list, keep_alive: list) -> None:

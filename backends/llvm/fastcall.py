@@ -67,9 +67,12 @@ class _Emitter:
 
 
 def emit_fast_entry(module: ir.Module, name: str, entry: ir.Function, param_types: list[Type],
-                    result_types: list[Type], arg_slots: int, result_slots: int) -> None:
+                    result_types: list[Type], arg_slots: int, result_slots: int,
+                    written: frozenset[int] = frozenset()) -> None:
     """`self` is the int64 array of the graph's constant pointers, so one
-    compiled entry serves every executable that shares its code."""
+    compiled entry serves every executable that shares its code. Arrays
+    the graph writes into (`written` parameters) must be writeable, or the
+    call is declined (the slow path says why)."""
     e = _Emitter(module, name)
     b = e.builder
     constant_pointers, args, nargs = e.function.args
@@ -82,7 +85,7 @@ def emit_fast_entry(module: ir.Module, name: str, entry: ir.Function, param_type
     position = 0
     for index, type in enumerate(param_types):
         argument = b.load(b.gep(args, [const(index)]))
-        for value in _unpack_argument(e, argument, type):
+        for value in _unpack_argument(e, argument, type, index in written):
             b.store(value, b.gep(slots, [const(position)]))
             position += 1
     state = e.call("PyEval_SaveThread", I8P, [], [])
@@ -120,7 +123,7 @@ def emit_fast_entry(module: ir.Module, name: str, entry: ir.Function, param_type
     b.ret(not_implemented)
 
 
-def _unpack_argument(e: _Emitter, argument, type: Type) -> list:
+def _unpack_argument(e: _Emitter, argument, type: Type, written: bool = False) -> list:
     b = e.builder
     kind = e.field(argument, capi.OB_TYPE, _OBJECT)
     if type == FLOAT:
@@ -149,7 +152,8 @@ def _unpack_argument(e: _Emitter, argument, type: Type) -> list:
     e.require(b.and_(matches, b.icmp_unsigned("!=", e.field(descr, capi.DESCR_BYTEORDER, I8), ir.Constant(I8, ord(">")))))
     e.require(b.icmp_signed("==", e.field(argument, capi.ARRAY_ND, I32), ir.Constant(I32, len(type.shape))))
     flags = e.field(argument, capi.ARRAY_FLAGS, I32)
-    e.require(b.icmp_unsigned("!=", b.and_(flags, ir.Constant(I32, capi.NPY_ARRAY_ALIGNED)), ir.Constant(I32, 0)))
+    required = capi.NPY_ARRAY_ALIGNED | (capi.NPY_ARRAY_WRITEABLE if written else 0)
+    e.require(b.icmp_unsigned("==", b.and_(flags, ir.Constant(I32, required)), ir.Constant(I32, required)))
     dims = b.bitcast(e.field(argument, capi.ARRAY_DIMS, _OBJECT), I64P)
     strides = b.bitcast(e.field(argument, capi.ARRAY_STRIDES, _OBJECT), I64P)
     sizes, steps = [], []

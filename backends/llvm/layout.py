@@ -60,6 +60,17 @@ class _NoneValue:
 NONE_VALUE = _NoneValue()
 
 
+class _Uninitialized:
+    """What prim::Uninitialized lowers to: flattened as zeros of whatever
+    type the merge it flows into has (it is never read)."""
+
+    def __repr__(self) -> str:
+        return "UNINITIALIZED"
+
+
+UNINITIALIZED_VALUE = _Uninitialized()
+
+
 @dataclass
 class NativeTensor:
     """A strided view: `data` points at element [0, ..., 0]; strides count elements."""
@@ -108,6 +119,8 @@ def slot_count(type: Type) -> int:
 
 def flatten(builder: ir.IRBuilder, value, type: Type) -> list:
     """`value` as i64 slots (see `slot_count`)."""
+    if value is UNINITIALIZED_VALUE:
+        return [ir.Constant(I64, 0)] * slot_count(type)
     if type == INT:
         return [value]
     if type == FLOAT:

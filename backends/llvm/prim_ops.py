@@ -1,14 +1,16 @@
-"""Constants, Python scalars, tuples and lists."""
+"""Constants, Python scalars, tuples and lists, and the ops with effects:
+runtime checks and writes into arguments."""
 from __future__ import annotations
 
 import numpy as np
 from llvmlite import ir
 
 from ...ir.attributes import TensorRef
-from ...ir.types import BOOL, FLOAT, INT, NONE, DType, TensorType, TupleType, Type
+from ...ir.types import BOOL, FLOAT, INT, NONE, DType, ListType, TensorType, TupleType, Type
 from .. import UnsupportedOpError
 from .emitter import const
-from .layout import F64, I1, I8P, I64, I64P, NONE_VALUE, SCALAR_DTYPES, NativeList, flatten, unflatten
+from .layout import (F64, I1, I8P, I64, I64P, NONE_VALUE, SCALAR_DTYPES, UNINITIALIZED_VALUE, NativeList,
+                     NativeTensor, flatten, unflatten)
 from .registry import attribute, lowers
 from .runtime import libc
 
@@ -149,15 +151,31 @@ def list_len(cg, node, inputs):
     return [cg.builder.load(inputs[0].pointer)]
 
 
-@lowers("prim::ListIndex")
-def list_index(cg, node, inputs):
+def _checked_index(cg, record: NativeList, index, message: str):
+    """`index` of `record` made non-negative, raising IndexError(message) when out of range."""
     em, b = cg.em, cg.builder
-    record, index = inputs
     length = b.load(record.pointer)
     index = b.select(b.icmp_signed("<", index, const(0)), b.add(index, length), index)
     em.raise_if(b.or_(b.icmp_signed("<", index, const(0)), b.icmp_signed(">=", index, length)),
-                "IndexError", "list index out of range")
-    return [list_element(em, record, index)]
+                "IndexError", message)
+    return index
+
+
+@lowers("prim::ListIndex")
+def list_index(cg, node, inputs):
+    record, index = inputs
+    return [list_element(cg.em, record, _checked_index(cg, record, index, "list index out of range"))]
+
+
+@lowers("prim::ListSet")
+def list_set(cg, node, inputs):
+    """Lists are values in the IR: setting an element builds a new list."""
+    old, index, element = inputs
+    index = _checked_index(cg, old, index, "list assignment index out of range")
+    record = _new_list(cg, node.output.type, cg.builder.load(old.pointer))
+    _copy_elements(cg, old, record, const(0))
+    _store_element(cg, record, index, element)
+    return [record]
 
 
 @lowers("prim::ListUnpack")
@@ -178,3 +196,88 @@ def list_element(em, value: NativeList, index: ir.Value):
     start = em.builder.add(em.builder.mul(index, const(per_element)), const(1))
     slots = em.load_slots(em.builder.gep(value.pointer, [start]), per_element)
     return unflatten(em.builder, slots, value.type.element)
+
+
+# -- placeholders and effects --------------------------------------------------------------------------
+@lowers("prim::Uninitialized")
+def uninitialized(cg, node, inputs):
+    return [UNINITIALIZED_VALUE]
+
+
+@lowers("prim::Assert")
+def assert_(cg, node, inputs):
+    """The message names the source line already: raise it as it is."""
+    message = attribute(node, "message").replace("{", "{{").replace("}", "}}")
+    code = cg.errors.code(attribute(node, "exception"), message)
+    with cg.builder.if_then(cg.builder.not_(inputs[0]), likely=False):
+        cg.em.fail(code)
+    return []
+
+
+@lowers("prim::CopyInto")
+def copy_into(cg, node, inputs):
+    """Write into the caller's array, after copying what still has to be
+    read from its old contents: values passing through to the results, and
+    a source that overlaps it (`x[:] = x[::-1]`)."""
+    target, source, *passing = inputs
+    kept = [_unshared(cg, value, value_node.type, target) for value, value_node in zip(passing, node.inputs[2:])]
+    cg.em.copy_into(_copy_if_overlapping(cg, source, target), target)
+    return kept
+
+
+def _unshared(cg, value, type: Type, target: NativeTensor):
+    if isinstance(type, TensorType):
+        return _copy_if_overlapping(cg, value, target)
+    if isinstance(type, TupleType):
+        return tuple(_unshared(cg, v, t, target) for v, t in zip(value, type.elements))
+    if isinstance(type, ListType) and _holds_arrays(type.element):
+        b = cg.builder
+        record = _new_list(cg, type, b.load(value.pointer))
+        with cg.em.for_range(b.load(value.pointer), "unshare") as index:
+            _store_element(cg, record, index, _unshared(cg, list_element(cg.em, value, index), type.element, target))
+        return record
+    return value
+
+
+def _holds_arrays(type: Type) -> bool:
+    if isinstance(type, TupleType):
+        return any(map(_holds_arrays, type.elements))
+    return isinstance(type, (TensorType, ListType))
+
+
+def _copy_if_overlapping(cg, tensor: NativeTensor, target: NativeTensor) -> NativeTensor:
+    em, b = cg.em, cg.builder
+    overlaps = _may_overlap(cg, tensor, target)
+    data = em.alloca_builder.alloca(tensor.data.type)
+    b.store(tensor.data, data)
+    with b.if_then(overlaps, likely=False):
+        copy = em.allocate(tensor.dtype, tensor.shape)
+        em.copy_into(tensor, copy)
+        b.store(copy.data, data)
+    strides = [b.select(overlaps, contiguous, stride)
+               for contiguous, stride in zip(em.contiguous_strides(tensor.shape), tensor.strides)]
+    return NativeTensor(tensor.dtype, b.load(data), list(tensor.shape), strides)
+
+
+def _may_overlap(cg, a: NativeTensor, b: NativeTensor):
+    """Whether the bytes two tensors span intersect (both non-empty)."""
+    builder = cg.builder
+    (low_a, high_a, empty_a), (low_b, high_b, empty_b) = _byte_span(cg, a), _byte_span(cg, b)
+    intersect = builder.and_(builder.icmp_unsigned("<", low_a, high_b), builder.icmp_unsigned("<", low_b, high_a))
+    return builder.and_(intersect, builder.not_(builder.or_(empty_a, empty_b)))
+
+
+def _byte_span(cg, tensor: NativeTensor):
+    """(lowest address, one past the highest, whether it has no elements)."""
+    b = cg.builder
+    itemsize = const(tensor.dtype.itemsize)
+    low = b.ptrtoint(tensor.data, I64)
+    high = b.add(low, itemsize)
+    empty = ir.Constant(I1, 0)
+    for size, stride in zip(tensor.shape, tensor.strides):
+        reach = b.mul(b.mul(b.sub(size, const(1)), stride), itemsize)
+        backwards = b.icmp_signed("<", reach, const(0))
+        low = b.add(low, b.select(backwards, reach, const(0)))
+        high = b.add(high, b.select(backwards, const(0), reach))
+        empty = b.or_(empty, b.icmp_signed("<=", size, const(0)))
+    return low, high, empty

@@ -8,14 +8,20 @@ value and passes need no alias analysis for them.
 `prim::If` and `prim::Loop` have no reference: the interpreter runs their
 blocks itself, and their output types come from the types of what their
 blocks return (the type propagation pass joins them).
+
+The only ops with effects are here too: `prim::Assert` (a runtime check)
+and `prim::CopyInto` (a write into an argument's array, which the scripter
+emits once at the end of a function that writes into its parameters).
 """
 from __future__ import annotations
+
+import builtins
 
 import numpy as np
 
 from ..attributes import TensorRef
-from ..types import (BOOL, FLOAT, INT, ListType, ScalarType, TensorType, TupleType, join_types,
-                     type_of_value)
+from ..types import (BOOL, FLOAT, INT, NEVER, ListType, ScalarType, TensorType, TupleType,
+                     join_types, type_of_value)
 from .registry import REQUIRED, Group, OpDef, register
 from .rules import array_like_input
 
@@ -84,6 +90,100 @@ register(OpDef(
 ))
 
 
+class _Uninitialized:
+    """What `prim::Uninitialized` gives: a member of every type that the
+    program never reads."""
+
+    def __repr__(self) -> str:
+        return "UNINITIALIZED"
+
+
+UNINITIALIZED = _Uninitialized()
+
+register(OpDef(
+    name="prim::Uninitialized", group=Group.CONSTANT, inputs=(), infer=lambda context: [NEVER],
+    reference=None, code="None",
+    doc="a placeholder where control flow merges a value with a path that has none and never reads it "
+        "(what a function returns, before a return inside a loop has run); of type Never, which joins "
+        "with every type",
+))
+
+
+# -- effects -----------------------------------------------------------------------------------
+def exception_class(name: str) -> type:
+    """The built-in exception class `name`; ValueError for anything else,
+    so a graph read from a file can name no other callable."""
+    found = getattr(builtins, name, None)
+    if not (isinstance(found, type) and issubclass(found, Exception)):
+        raise ValueError(f"{name!r} is not a built-in exception")
+    return found
+
+
+def _assert_infer(context):
+    if context.input_types[0] != BOOL:
+        raise context.error(f"condition must be bool, got {context.input_types[0]}")
+    if not isinstance(context.attributes["message"], str):
+        raise context.error("message must be a string")
+    try:
+        exception_class(context.attributes["exception"])
+    except ValueError as error:
+        raise context.error(str(error)) from None
+    return []
+
+
+def _assert_reference(condition, message, exception):
+    if not condition:
+        raise exception_class(exception)(message)
+    return ()
+
+
+register(OpDef(
+    name="prim::Assert", group=Group.EFFECT, inputs=("condition",),
+    attributes={"message": REQUIRED, "exception": "AssertionError"}, infer=_assert_infer,
+    reference=_assert_reference, num_outputs=0, pure=False,
+    code=lambda inputs, attributes: f"assert {inputs[0]}, {attributes['message']!r}",
+    doc="raises `exception(message)` when condition is false (an `assert` of the source; the message "
+        "names its line)",
+))
+
+
+def _copy_into_infer(context):
+    target, source = context.input_types[:2]
+    for what, type in (("target", target), ("source", source)):
+        if not isinstance(type, TensorType):
+            raise context.error(f"{what} must be an array, got {type}")
+    if target.dtype is not None and source.dtype is not None and target.dtype != source.dtype:
+        raise context.error(f"source dtype {source.dtype} differs from target dtype {target.dtype}")
+    if target.rank is not None and source.rank is not None and target.rank != source.rank:
+        raise context.error(f"source rank {source.rank} differs from target rank {target.rank}")
+    return list(context.input_types[2:])
+
+
+def _unshared(value, target):
+    """`value`, with each array in it that may share memory with `target` copied."""
+    if isinstance(value, np.ndarray):
+        return value.copy() if np.may_share_memory(value, target) else value
+    if isinstance(value, (list, tuple)):
+        return type(value)(_unshared(item, target) for item in value)
+    return value
+
+
+def _copy_into_reference(target, source, *passing):
+    kept = tuple(_unshared(value, target) for value in passing)
+    np.copyto(target, source)
+    return kept
+
+
+register(OpDef(
+    name="prim::CopyInto", group=Group.EFFECT, inputs=("target", "source", "*passing"),
+    infer=_copy_into_infer, reference=_copy_into_reference, num_outputs=None, pure=False,
+    code="np.copyto({0}, {1})",
+    doc="target[...] = source, where target is a parameter's array (the caller's); returns `passing` "
+        "with every array in it that shares memory with target copied first, so that what a function "
+        "returns is what it computed before the write",
+))
+
+
 # -- lists ---------------------------------------------------------------------------------
 def _list_input(context, index: int) -> ListType:
     type = context.input_types[index]
@@ -145,6 +245,24 @@ def _list_index_infer(context):
 register(OpDef(
     name="prim::ListIndex", group=Group.LIST, inputs=("list", "index"), infer=_list_index_infer,
     reference=lambda items, index: items[index], code="{0}[{1}]", doc="list[index]",
+))
+def _list_set_infer(context):
+    items = _list_input(context, 0)
+    if context.input_types[1] != INT:
+        raise context.error(f"list index must be int, got {context.input_types[1]}")
+    return [ListType(_join(context, [items.element, context.input_types[2]]))]
+
+
+def _list_set_reference(items, index, element):
+    items = list(items)
+    items[index] = element
+    return items
+
+
+register(OpDef(
+    name="prim::ListSet", group=Group.LIST, inputs=("list", "index", "element"), infer=_list_set_infer,
+    reference=_list_set_reference, code="list_set({0}, {1}, {2})",
+    doc="a new list: list with list[index] = element",
 ))
 register(OpDef(
     name="prim::ListLen", group=Group.LIST, inputs=("list",),

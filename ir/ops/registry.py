@@ -33,6 +33,7 @@ class Group(enum.Enum):
     LIST = "list"
     TUPLE = "tuple"
     CONTROL = "control"          # prim::If, prim::Loop
+    EFFECT = "effect"            # run for what they do: runtime checks, writes into arguments
 
 
 ELEMENTWISE_GROUPS = frozenset({Group.UNARY, Group.BINARY, Group.TERNARY})

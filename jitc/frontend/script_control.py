@@ -3,7 +3,9 @@ nodes whose blocks are compiled by callbacks, with output types joined
 from what the blocks produce (`ir.types.join_types`).
 
 Neither function knows about the AST: the statement and expression
-compilers pass callbacks that compile a branch or one loop iteration.
+compilers pass callbacks that compile a branch or one loop iteration. A
+block may give `UNSET` (no value on that path, never read there): it
+becomes a `prim::Uninitialized`, whose type Never joins with any type.
 """
 from __future__ import annotations
 
@@ -12,9 +14,10 @@ from typing import Any, Callable, Sequence
 
 from ..errors import FrontendError
 from ..ir.attributes import TensorRef
-from ..ir.graph import Block, Graph, Value
+from ..ir.graph import Block, Graph, Node, Value
 from ..ir.types import INT, Type, join_types
 from .builder import GraphBuilder
+from .script_scope import Unset
 
 MAX_TYPING_ROUNDS = 16
 
@@ -31,6 +34,13 @@ class Merged:
     else_value: Any
 
 
+def materialise(builder: GraphBuilder, value: Any) -> Value:
+    """`value` as an IR value; `UNSET` as a `prim::Uninitialized`."""
+    if isinstance(value, Unset):
+        return builder.op("prim::Uninitialized")
+    return builder.value(value)
+
+
 def emit_if(builder: GraphBuilder, condition: Value, then_branch: Callable[[], Any],
             else_branch: Callable[[], Any], merge: Callable[[Any, Any], list[Merged]]) -> list[Value]:
     """Emit `prim::If(condition)`: run each branch callback with its block
@@ -45,7 +55,7 @@ def emit_if(builder: GraphBuilder, condition: Value, then_branch: Callable[[], A
     merged = merge(*results)
     for index, block in enumerate(node.blocks):
         with builder.graph.inserting_at_end(block):
-            block.set_returns([builder.value((m.then_value, m.else_value)[index]) for m in merged])
+            block.set_returns([materialise(builder, (m.then_value, m.else_value)[index]) for m in merged])
     for item, then_value, else_value in zip(merged, *(block.returns for block in node.blocks)):
         type = _join(then_value.type, else_value.type,
                      f"{item.label} is {{}} when the condition holds and {{}} when it does not")
@@ -54,27 +64,38 @@ def emit_if(builder: GraphBuilder, condition: Value, then_branch: Callable[[], A
 
 
 def emit_loop(builder: GraphBuilder, trip_count: Any, carried: Sequence[tuple[str, Any]],
-              body: Callable[[Value, list[Value]], list[Any]], index_name: str | None) -> list[Value]:
-    """Emit `prim::Loop(trip_count, True, *carried)` and return its outputs.
+              body: Callable[[Value, list[Value]], Any], index_name: str | None,
+              start_condition: Any = True) -> list[Value]:
+    """Emit `prim::Loop(trip_count, start_condition, *carried)` and return
+    its outputs.
 
     `body(index, params)` compiles one iteration, given the block's
     parameters (the iteration index and the carried values, named after
-    the `carried` variables), and returns the carried values at its end.
-    Each parameter is typed with the join of the value entering the loop
-    and the value an iteration leaves; when an iteration widens a type (an
-    empty list gains arrays, a shape changes) the body is compiled again
-    with the wider types, until they settle.
+    the `carried` variables), and returns the carried values at its end,
+    or `(condition, values)` where the loop goes on while `condition`
+    holds. Each parameter is typed with the join of the value entering the
+    loop and the value an iteration leaves; when an iteration widens a
+    type (an empty list gains arrays, a shape changes) the body is
+    compiled again with the wider types, until they settle.
     """
+    return list(emit_loop_node(builder, trip_count, carried, body, index_name, start_condition).outputs)
+
+
+def emit_loop_node(builder: GraphBuilder, trip_count: Any, carried: Sequence[tuple[str, Any]],
+                   body: Callable[[Value, list[Value]], Any], index_name: str | None,
+                   start_condition: Any = True) -> Node:
+    """`emit_loop`, returning the `prim::Loop` node."""
     names = [name for name, _ in carried]
-    initial = [builder.value(value) for _, value in carried]
-    node = builder.op_typed("prim::Loop", [trip_count, True, *initial], [v.type for v in initial])
+    initial = [materialise(builder, value) for _, value in carried]
+    node = builder.op_typed("prim::Loop", [trip_count, start_condition, *initial], [v.type for v in initial])
     block = node.blocks[0]
     index = block.add_param(INT, index_name)
     params = [block.add_param(value.type, name) for value, name in zip(initial, names)]
     for _ in range(MAX_TYPING_ROUNDS):
         with builder.graph.inserting_at_end(block):
             results = body(index, params)
-            block.set_returns([builder.value(True)] + [builder.value(r) for r in results])
+            condition, results = results if isinstance(results, tuple) else (True, results)
+            block.set_returns([builder.value(condition)] + [materialise(builder, r) for r in results])
         widened = [_join(param.type, value.type,
                          f"'{name}' is {{}} before an iteration of the loop and {{}} after it; "
                          "give it one type before the loop")
@@ -90,7 +111,13 @@ def emit_loop(builder: GraphBuilder, trip_count: Any, carried: Sequence[tuple[st
     # The op's type rule gives the types entering the loop; the outputs take the settled ones.
     for output, param in zip(node.outputs, params):
         output.type, output.name = param.type, param.name
-    return list(node.outputs)
+    return node
+
+
+def discard_loop(graph: Graph, node: Node) -> None:
+    """Remove a loop whose outputs are unused, to compile it again."""
+    _discard_body(graph, node.blocks[0])
+    node.destroy()
 
 
 def _join(a: Type, b: Type, message: str) -> Type:
@@ -109,4 +136,5 @@ def _discard_body(graph: Graph, block: Block) -> None:
     block.clear()
 
 
-__all__ = ["Merged", "emit_if", "emit_loop", "MAX_TYPING_ROUNDS"]
+__all__ = ["Merged", "materialise", "emit_if", "emit_loop", "emit_loop_node", "discard_loop",
+           "MAX_TYPING_ROUNDS"]

@@ -34,6 +34,32 @@ class Undefined:
     message: str
 
 
+class Unset:
+    """The value of a variable on a path where it has none and is never
+    read: the values a function returns, before a `return` inside a loop
+    has run, or a variable in a branch that left the loop. Where control
+    flow merges it with a real value it becomes `prim::Uninitialized`."""
+
+    def __repr__(self) -> str:
+        return "UNSET"
+
+
+UNSET = Unset()
+
+# The scripter's own variables: names no Python variable can have.
+BREAK, CONTINUE, RETURNED = "<break>", "<continue>", "<returned>"
+
+
+def return_variable(index: int) -> str:
+    """The variable holding returned value `index` after a `return` in a loop."""
+    return f"<return {index}>"
+
+
+def array_variable(name: str) -> str:
+    """The variable holding the contents of parameter `name`'s array."""
+    return f"<array {name}>"
+
+
 def is_bound(variables: dict[str, Any], name: str) -> bool:
     """True when `name` has a value (not missing, not Undefined)."""
     return name in variables and not isinstance(variables[name], Undefined)
@@ -55,6 +81,7 @@ class ScriptContext:
         self.builder = builder
         self.local_names = local_names
         self.variables: dict[str, Any] = {}
+        self.live: set[str] = set()  # the names read after the statement being compiled
         self._array_constants: dict[int, tuple[np.ndarray | np.generic, Value]] = {}
 
     # -- locations and errors ------------------------------------------------------------
@@ -121,4 +148,5 @@ class ScriptContext:
         return value
 
 
-__all__ = ["Undefined", "is_bound", "same_value", "ScriptContext"]
+__all__ = ["Undefined", "Unset", "UNSET", "BREAK", "CONTINUE", "RETURNED", "return_variable",
+           "array_variable", "is_bound", "same_value", "ScriptContext"]

@@ -53,7 +53,7 @@ from ..ir.types import BOOL, FLOAT, INT, NONE, TENSOR, ListType, TensorType, Tup
 from ..ir.verifier import verify
 from .builder import GraphBuilder, is_constant
 from .numpy_api import NUMPY_API
-from .script_aliases import ArrayWrites, arrays_in, display, is_array, is_hidden
+from .script_aliases import ArrayWrites, arrays_in, display, hint, is_array, is_hidden
 from .script_analysis import always_returns, assigned_names, first_return, live_after_each, mutated_list
 from .script_comprehensions import elements_of
 from .script_control import Merged, emit_if
@@ -145,7 +145,8 @@ class FunctionCompiler(LoopStatements):
         self.context = ScriptContext(source, self.builder, local_names)
         self.expressions = ExpressionCompiler(self.context)
         self.writes = ArrayWrites(self.context, self.setitem)
-        self.visible: list[str] = []  # hidden variables holding the arrays the caller passed in
+        # The hidden variables holding the arrays the caller passed in, and those arrays.
+        self.visible: dict[str, Value] = {}
         self.loop_return: Returned | None = None  # the first `return` inside a loop
 
     def compile(self, param_types: Sequence[Type] | None,
@@ -170,11 +171,10 @@ class FunctionCompiler(LoopStatements):
             for index, array in enumerate(arrays_in(value)):
                 self.track(array_variable(f"{name}.{index}"), array)
         returned = self.compile_tail(self.definition.body)
-        entering = [self.context.variables.get(name) for name in self.visible]
         caller_writes = ArrayWrites(caller, self.setitem)
-        for before, after in zip(entering, returned.arrays):
+        for before, after in zip(self.visible.values(), returned.arrays):
             if after is not before:
-                caller_writes.replace_from_call(before, after)
+                caller_writes.write_from_call(after)
         return returned.values[0] if returned.arity is None else tuple(returned.values)
 
     # -- parameters ------------------------------------------------------------------------------
@@ -199,7 +199,7 @@ class FunctionCompiler(LoopStatements):
         """Follow the contents of an array the caller passed in, in a hidden
         variable that control flow merges like any other."""
         self.context.variables[name] = array
-        self.visible.append(name)
+        self.visible[name] = array
 
     def annotated_type(self, parameter: ast.arg) -> Type:
         if parameter.annotation is None:
@@ -221,9 +221,7 @@ class FunctionCompiler(LoopStatements):
         """`prim::CopyInto` each parameter array the function wrote into;
         what passes through them (the results, the arrays still to copy)
         comes out unaffected by the write."""
-        writes = [(self.graph.params[[p.name for p in self.graph.params].index(name[len("<array "):-1])], final)
-                  for name, final in zip(self.visible, returned.arrays)]
-        writes = [(param, final) for param, final in writes if final is not param]
+        writes = [(param, final) for param, final in zip(self.visible.values(), returned.arrays) if final is not param]
         for index, (param, final) in enumerate(writes):
             later = [source for _, source in writes[index + 1:]]
             results = self.builder.op_multi("prim::CopyInto", [param, final, *later, *outputs],
@@ -250,10 +248,12 @@ class FunctionCompiler(LoopStatements):
             if exited is False:
                 continue
             if self.loop is None:  # after a loop whose body returns
-                return self.split_on_return(exited, rest)
+                with self.context.located(statement):
+                    return self.split_on_return(exited, rest)
             if exited is not True and rest:
+                what = {ast.If: "if", ast.For: "for loop", ast.While: "while loop"}.get(type(statement), "statement")
                 self.compile_guarded(exited, lambda: self.compile_statements(rest, live_out), live_out,
-                                     statement, "statement")
+                                     statement, what, self.loop.unrolled)
             return None
         return None
 
@@ -496,9 +496,11 @@ class FunctionCompiler(LoopStatements):
             lambda name: f"'{name}' is not available after the if at line {line}")
 
     def compile_guarded(self, exited: Value, compile_rest: Callable[[], Any], live_out: set[str],
-                        statement: ast.stmt, what: str) -> None:
+                        statement: ast.stmt, what: str, unrolled: bool) -> None:
         """What follows a statement that may have left the loop body (a
-        `break`, `continue` or `return` in it), run only when none did."""
+        `break`, `continue` or `return` in it), run only when none did.
+        In a `prim::Loop` the path that left reads none of the variables
+        the rest assigns (`surely_left`); after an unrolled iteration it may."""
         line = self.source.location(statement).line
 
         def rest() -> None:
@@ -511,7 +513,8 @@ class FunctionCompiler(LoopStatements):
             exited, lambda: None, rest, live_out,
             lambda name: (f"'{name}' is assigned only after the {what} at line {line}, which may leave the loop "
                           f"body first; assign it before"),
-            lambda name: f"'{name}' is not available after the {what} at line {line}", then_exits=True)
+            lambda name: f"'{name}' is not available after the {what} at line {line}",
+            then_exits=not unrolled)
 
     def emit_branches(self, condition: Value, then_branch: Callable[[], Any], else_branch: Callable[[], Any],
                       live_out: set[str], one_branch: Callable[[str], str], unavailable: Callable[[str], str],
@@ -547,7 +550,7 @@ class FunctionCompiler(LoopStatements):
                         else before[name]
                 elif name in live_out or is_hidden(name):
                     names.append(name)
-                    merged.append(Merged(_label(name), _hint(name), *values))
+                    merged.append(Merged(_label(name), hint(name), *values))
                 else:
                     after[name] = Undefined(unavailable(name))
             return merged
@@ -557,8 +560,14 @@ class FunctionCompiler(LoopStatements):
         self.context.variables = after
 
     def surely_left(self, variables: dict[str, Any]) -> bool:
-        """Whether a branch surely ran a `break`, `continue` or `return`."""
-        return self.loop is not None and any(variables.get(flag) is True for flag in (BREAK, CONTINUE, RETURNED))
+        """Whether a branch surely left the loop body, so that nothing reads
+        the variables it leaves: a `return`, or a `break` or `continue` of
+        a `prim::Loop` (whose body's variables are not read after it unless
+        they were bound before it, and so are bound in every branch)."""
+        if self.loop is None:
+            return False
+        flags = (RETURNED,) if self.loop.unrolled else (BREAK, CONTINUE, RETURNED)
+        return any(variables.get(flag) is True for flag in flags)
 
     def branch(self, before: dict[str, Any], compile_body: Callable[..., Any], *args: Any
                ) -> Callable[[], Any]:
@@ -640,7 +649,7 @@ class FunctionCompiler(LoopStatements):
                       [f"return value {i}" for i in range(then_returned.arity)])
             merged = [Merged(label, None, a, b)
                       for label, a, b in zip(labels, then_returned.values, else_returned.values)]
-            merged += [Merged(_label(name), _hint(name), a, b)
+            merged += [Merged(_label(name), hint(name), a, b)
                        for name, a, b in zip(self.visible, then_returned.arrays, else_returned.arrays)
                        if a is not b]
             return merged
@@ -694,15 +703,6 @@ def _label(name: str) -> str:
     if name.startswith("<array "):
         return f"the array of parameter '{display(name)}'"
     return f"'{name}'" if not is_hidden(name) else f"the loop's '{name.strip('<>')}' flag"
-
-
-def _hint(name: str) -> str:
-    """A variable's name as a printing hint for the values it takes."""
-    if not is_hidden(name):
-        return name
-    if name.startswith("<array "):
-        return display(name).split(".")[0]
-    return name.strip("<>").split(" ")[0]
 
 
 def _shape_text(shape: tuple) -> str:

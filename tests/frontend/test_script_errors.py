@@ -22,21 +22,11 @@ def script_error(function, param_types=None) -> ScriptError:
 
 
 # -- statements -----------------------------------------------------------------------------------
-def uses_while(x):
+def uses_while_else(x):
     while x.sum() > 0:
         x = x - 1
-    return x
-
-
-def uses_break(x, n: int):
-    for i in range(n):
-        break
-    return x
-
-
-def uses_continue(x, n: int):
-    for i in range(n):
-        continue
+    else:
+        x = x + 1
     return x
 
 
@@ -58,8 +48,8 @@ def uses_raise(x):
     raise ValueError("no")
 
 
-def uses_assert(x):
-    assert x.ndim == 2
+def assert_with_computed_message(x):
+    assert x.sum() > 0, x.max()
     return x
 
 
@@ -105,30 +95,80 @@ def assigns_attribute(x):
     return x
 
 
-def assigns_subscript(x):
-    x[0] = 1.0
+def assigns_tuple_element(x):
+    pair = (x, x)
+    pair[0] = x
     return x
 
 
-def augments_subscript(x):
-    x[0] += 1.0
-    return x
+def starred_target(xs: list[np.ndarray]):
+    first, *rest = xs
+    return first
 
 
-def starred_target(x):
-    first, *rest = x.shape
-    return x
-
-
-def return_in_loop(x, n: int):
+def returns_of_different_arity_in_loop(x, n: int):
     for i in range(n):
-        return x
+        if i > 2:
+            return x, x
     return x
 
 
-def loop_over_array(x):
-    for row in x:
-        x = x + row
+def loop_over_float(x):
+    for c in 2.5:
+        x = x + c
+    return x
+
+
+def loop_grows_its_list(x):
+    items = [x, x]
+    for item in items:
+        items.append(item)
+    return x
+
+
+def assigned_after_break(x, flag: bool):
+    for w in (x, x):
+        if flag:
+            break
+        y = w
+    return y
+
+
+WEIGHTS = np.ones(3)
+
+
+def writes_a_global_array(x):
+    w = WEIGHTS
+    w[0] = 2.0
+    return x + w
+
+
+def writes_through_reshape(x):
+    flat = x.reshape(-1)
+    flat[0] = 1.0
+    return x
+
+
+def writes_one_of_two_arrays(a, b, flag: bool):
+    y = a if flag else b
+    y[0] = 1.0
+    return a, b
+
+
+def writes_after_putting_in_a_list(x):
+    items = [x]
+    x[0] = 1.0
+    return items[0]
+
+
+def writes_into_a_list_element(xs: list[np.ndarray]):
+    first = xs[0]
+    first[0] = 1.0
+    return xs[0]
+
+
+def in_place_add_of_a_float_to_ints(x):
+    x += 1.5
     return x
 
 
@@ -339,9 +379,11 @@ class Model:
         self.cache = x
         return x
 
-    def method_with_while(self, x):
+    def method_with_while_else(self, x):
         while x > 0:
             x = x - 1
+        else:
+            x = x + 1
         return x
 
 
@@ -351,13 +393,11 @@ def decorated(x):
 
 
 CASES = [
-    (uses_while, "'while' loops", "while x.sum() > 0:"),
-    (uses_break, "'break'", "break"),
-    (uses_continue, "'continue'", "continue"),
+    (uses_while_else, "'while ... else' is not supported", "x = x + 1"),
     (uses_with, "'with'", 'with open("f") as f:'),
     (uses_try, "'try'", "try:"),
     (uses_raise, "'raise'", 'raise ValueError("no")'),
-    (uses_assert, "'assert'", "assert x.ndim == 2"),
+    (assert_with_computed_message, "the message of an assert must be a constant", "x.max()"),
     (uses_global, "'global'", "global GAIN"),
     (uses_nonlocal(), "'nonlocal'", "nonlocal y"),
     (uses_nested_def, "nested function definitions", "def inner(y):"),
@@ -365,11 +405,17 @@ CASES = [
     (uses_import, "'import'", "import math"),
     (uses_del, "'del'", "del y"),
     (assigns_attribute, "assigning to an attribute", "x.shape"),
-    (assigns_subscript, "assigning to an element", "x[0]"),
-    (augments_subscript, "assigning to an element", "x[0]"),
-    (starred_target, "starred assignment targets", "*rest"),
-    (return_in_loop, "'return' inside a for loop", "return x"),
-    (loop_over_array, "for loops over range(...) only", "x"),
+    (assigns_tuple_element, "a tuple of 2 does not support item assignment", "pair[0]"),
+    (starred_target, "star-unpacking needs a tuple or a list whose length is known", "first, *rest"),
+    (returns_of_different_arity_in_loop, "this return gives one value but the return at line", "return x"),
+    (loop_over_float, "cannot loop over float 2.5", "2.5"),
+    (loop_grows_its_list, "the loop adds to the list 'items' it iterates over", "items.append(item)"),
+    (assigned_after_break, "'y' is assigned only after the if at line", "y"),
+    (writes_a_global_array, "an array jitc compiles as a constant", "w[0]"),
+    (writes_through_reshape, "'flat' is made by reshape", "flat[0]"),
+    (writes_one_of_two_arrays, "'y' and 'a' may or may not be the same array", "y[0]"),
+    (writes_after_putting_in_a_list, "'x' was put into a list or tuple at line", "x[0]"),
+    (writes_into_a_list_element, "'first' is an array taken out of a list or tuple", "first[0]"),
     (range_with_variable_step, "step of range() must be a non-zero int constant", "stride"),
     (range_with_zero_step, "step of range() must be a non-zero int constant", "0"),
     (range_of_float, "range() takes ints, got float 2.5", "2.5"),
@@ -413,7 +459,7 @@ CASES = [
     (calls_an_int, "is not callable", "x(1)"),
     (appends_in_expression, "list.append(...) is supported only as a statement", "y.append"),
     (Model.forward, "assigning to an attribute", "self.cache"),
-    (Model.method_with_while, "'while' loops", "while x > 0:"),
+    (Model.method_with_while_else, "'while ... else' is not supported", "x = x + 1"),
     (decorated, "name 'undefined_function' is not defined", "undefined_function"),
 ]
 
@@ -426,6 +472,13 @@ def test_unsupported_source_raises_a_script_error_at_the_construct(function, mes
     assert_points_at(error, construct)
 
 
+def test_an_in_place_operator_keeps_the_arrays_dtype_as_numpy_does():
+    error = script_error(in_place_add_of_a_float_to_ints, [TensorType(DType.INT64, ("*",))])
+    assert ("Cannot cast ufunc 'add' output from dtype('float64') to dtype('int64') with casting rule "
+            "'same_kind'") in error.message
+    assert_points_at(error, "x", "x += 1.5")
+
+
 def test_a_type_rule_error_points_at_the_expression():
     matrix = TensorType(DType.FLOAT32, (2, 3))
     error = script_error(broadcast_mismatch, [matrix, TensorType(DType.FLOAT32, (4,))])
@@ -434,19 +487,20 @@ def test_a_type_rule_error_points_at_the_expression():
 
 
 def test_error_text_quotes_the_line_with_a_caret():
-    error = script_error(assigns_subscript)
-    line = assigns_subscript.__code__.co_firstlineno + 1
-    assert str(error).splitlines()[1:] == [f'  File "{__file__}", line {line}', "    x[0] = 1.0", "    ^^^^"]
+    error = script_error(assigns_attribute)
+    line = assigns_attribute.__code__.co_firstlineno + 1
+    assert str(error).splitlines()[1:] == [f'  File "{__file__}", line {line}', "    x.shape = (3,)",
+                                           "    ^^^^^^^"]
 
 
 def test_carets_count_characters_not_bytes():
     def unicode_names(x):
-        größe = x; ü = größe.T; größe[0] = ü
+        größe = x; ü = größe.T; größe.ü = ü
         return größe
 
     error = script_error(unicode_names)
-    assert_points_at(error, "größe[0]")
-    assert str(error).splitlines()[-1] == "    " + " " * 24 + "^" * 8
+    assert_points_at(error, "größe.ü")
+    assert str(error).splitlines()[-1] == "    " + " " * 24 + "^" * 7
 
 
 def test_nested_function_columns_are_the_files():

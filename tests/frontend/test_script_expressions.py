@@ -90,13 +90,15 @@ def test_shapes_of_arrays_with_known_rank_are_python_tuples():
     check_script(shape_tuple, (np.ones((2, 3)),), param_types=[TensorType(DType.FLOAT64, ("*", "*"))])
 
 
-def test_augmented_assignment_rebinds_the_name():
+def test_augmented_assignment_writes_into_arrays_and_rebinds_scalars():
     def augmented(x, n: int):
         y = x
-        y += 1.0
+        y += 1.0  # writes into x, the caller's array, as NumPy does
         y *= 2
         n -= 1
-        return x, y, n
+        z = x * 1
+        z -= 1  # z is the only name of its array
+        return x, y, n, z
 
     check_script(augmented, (np.zeros(2), 3))
 

@@ -27,7 +27,7 @@ from jitc.ir.ops import UNKNOWN, Group, OpDef, all_ops, get_op
 from jitc.ir.types import (ANY_DIM, BOOL, FLOAT, INT, NONE, DType, ListType, TensorType, TupleType, Type,
                            type_of_value)
 
-RUN_BY_INTERPRETER = {"prim::If", "prim::Loop", "prim::FusionGroup", "prim::Constant"}
+RUN_BY_INTERPRETER = {"prim::If", "prim::Loop", "prim::FusionGroup", "prim::Constant", "prim::Uninitialized"}
 DTYPES = [np.float32, np.float64, np.int32, np.int64, np.bool_]
 # Groups whose rules see everything NumPy's result depends on, so they must
 # reject every input NumPy rejects. A list type forgets its length and joins
@@ -194,6 +194,7 @@ def list_calls(draw, op: OpDef):
     inputs = {"prim::ListConstruct": tuple(items), "prim::ListAppend": (items, draw(element)),
               "prim::ListAdd": (items, draw(st.lists(element, min_size=1, max_size=2))),
               "prim::ListIndex": (items, draw(st.integers(-len(items), len(items) - 1))),
+              "prim::ListSet": (items, draw(st.integers(-len(items), len(items) - 1)), draw(element)),
               "prim::ListLen": (items,), "prim::ListUnpack": (items,)}[op.name]
     return Call(inputs, num_outputs=len(items) if op.name == "prim::ListUnpack" else None)
 
@@ -208,11 +209,21 @@ def tuple_calls(draw, op: OpDef):
     return Call((items,), num_outputs=len(items))
 
 
+@st.composite
+def effect_calls(draw, op: OpDef):
+    if op.name == "prim::Assert":
+        return Call((draw(st.booleans()),), {"message": "checked at line 1"})
+    target = draw(arrays())
+    source = draw(arrays(target.shape, (target.dtype.type,)))
+    passing = draw(st.lists(python_scalars() | arrays() | st.just(target), max_size=2))
+    return Call((target, source, *passing), num_outputs=len(passing))
+
+
 CALLS = {Group.UNARY: elementwise_calls, Group.BINARY: elementwise_calls, Group.TERNARY: elementwise_calls,
          Group.REDUCTION: reduction_calls, Group.SHAPE: shape_calls, Group.INDEX: index_calls,
          Group.JOIN: join_calls, Group.LINALG: matmul_calls, Group.CREATION: creation_calls,
          Group.CAST: cast_calls, Group.QUERY: query_calls, Group.SCALAR: scalar_calls,
-         Group.LIST: list_calls, Group.TUPLE: tuple_calls}
+         Group.LIST: list_calls, Group.TUPLE: tuple_calls, Group.EFFECT: effect_calls}
 CHECKED_OPS = [op for op in all_ops() if op.group in CALLS]
 
 

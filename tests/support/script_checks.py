@@ -19,16 +19,29 @@ DTYPES = [np.float32, np.float64]
 def check_script(function, *argument_sets, param_types=None):
     """Script `function`; check that its graph verifies, prints and parses
     back to the same text, that every node has a source location, and that
-    running it on each argument tuple gives what the eager function gives."""
+    running it on each argument tuple gives what the eager function gives,
+    and leaves the arguments as the eager function leaves them."""
     graph, arity = script_graph_with_arity(function, param_types)
     verify(graph)
     text = str(graph)
     assert str(parse_graph(text, graph.tensors)) == text
     assert all(node.source is not None for node in graph.walk()), text
     for args in argument_sets:
-        outputs = run_graph(graph, *args, check_types=True)
-        assert_same(outputs[0] if arity is None else outputs, function(*args))
+        compiled_args, eager_args = copy_arguments(args), copy_arguments(args)
+        outputs = run_graph(graph, *compiled_args, check_types=True)
+        assert_same(outputs[0] if arity is None else outputs, function(*eager_args))
+        assert_same(compiled_args, eager_args, path="arguments after the call")
     return graph
+
+
+def copy_arguments(args):
+    """A copy of each array in `args` (also inside lists), so that runs
+    that write into their arguments can be compared."""
+    if isinstance(args, np.ndarray):
+        return args.copy()
+    if isinstance(args, (list, tuple)):
+        return type(args)(copy_arguments(item) for item in args)
+    return args
 
 
 def random_arrays(rng, dtype, *shapes):
