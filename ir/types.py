@@ -30,9 +30,11 @@ class DType(enum.Enum):
     INT8 = "int8"
     UINT8 = "uint8"
     INT16 = "int16"
-    UINT32 = "uint32"
+    UINT16 = "uint16"
     INT32 = "int32"
+    UINT32 = "uint32"
     INT64 = "int64"
+    UINT64 = "uint64"
     FLOAT16 = "float16"
     FLOAT32 = "float32"
     FLOAT64 = "float64"
@@ -60,6 +62,12 @@ class DType(enum.Enum):
         return self.numpy.kind in "iu"
 
     @property
+    def is_unsigned(self) -> bool:
+        """An unsigned integer: divides, compares, widens and converts to
+        float as unsigned (bool, although unsigned in registers, is not one)."""
+        return self.numpy.kind == "u"
+
+    @property
     def itemsize(self) -> int:
         return self.numpy.itemsize
 
@@ -69,6 +77,9 @@ class DType(enum.Enum):
         if found is not None:
             return found
         name = np.dtype(dtype).name
+        if np.dtype(dtype).kind == "c":
+            raise TypeError(f"complex numbers are not supported by jitc (dtype {name}); "
+                            "pass the real and imaginary parts as two float arrays")
         try:
             return DType(name)
         except ValueError:
@@ -83,16 +94,18 @@ _TYPE_NAMES = {
     DType.INT8: "Char",
     DType.UINT8: "Byte",
     DType.INT16: "Short",
-    DType.UINT32: "UInt",
+    DType.UINT16: "UShort",
     DType.INT32: "Int",
+    DType.UINT32: "UInt",
     DType.INT64: "Long",
+    DType.UINT64: "ULong",
     DType.FLOAT16: "Half",
     DType.FLOAT32: "Float",
     DType.FLOAT64: "Double",
     DType.COMPLEX64: "ComplexFloat",
     DType.COMPLEX128: "ComplexDouble",
 }
-_BY_NUMPY = {np.dtype(d.value): d for d in DType}
+_BY_NUMPY = {np.dtype(d.value): d for d in DType if not d.is_complex}
 DTYPE_BY_TYPE_NAME = {name: dtype for dtype, name in _TYPE_NAMES.items()}
 
 

@@ -14,6 +14,7 @@ from .emitter import FunctionEmitter, const
 from .parallel import parallel_for
 from .runtime import ERROR_ARGS
 from .layout import SCALAR_DTYPES, NativeTensor, check_dtype
+from .python_ints import check_values, comparison_dtypes, decide_by_sign
 from .scalar_ops import SCALAR_LOWERINGS, Scalar
 
 _CLIP_UFUNC = np._core.umath.clip
@@ -32,7 +33,7 @@ def loop_dtypes(kind: str, input_types: Sequence[Type], output_type: Type) -> tu
         raise UnsupportedOpError(kind, "operand dtypes are not known")
     for dtype in dtypes:
         check_dtype(dtype, kind)
-    return list(dtypes[:-1]), dtypes[-1]
+    return comparison_dtypes(kind, input_types, list(dtypes[:-1])), dtypes[-1]
 
 
 def _python_dtypes(kind, input_types, output_type):
@@ -108,8 +109,9 @@ def element_function(em: FunctionEmitter, kind: str, input_types: Sequence[Type]
     sources, target = element_dtypes(input_types), element_dtypes([output_type])[0]
 
     def compute(values: list) -> ir.Value:
+        values = check_values(em, kind, values, input_types, in_dtypes)
         cast = [em.cast(v, d, to) for v, d, to in zip(values, sources, in_dtypes)]
-        result = lowering(context, *cast)
+        result = decide_by_sign(em, kind, lowering(context, *cast), values, input_types, in_dtypes)
         if result_dtype == DType.FLOAT16:
             result = em.round_half(result)
         return em.cast(result, result_dtype, target)

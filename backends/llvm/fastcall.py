@@ -35,6 +35,8 @@ def supports(types: list[Type]) -> bool:
 def _type_numbers(dtype: DType) -> tuple[int, ...]:
     if dtype == DType.INT64:
         return tuple({np.dtype(np.int64).num, np.dtype(np.longlong).num})
+    if dtype == DType.UINT64:
+        return tuple({np.dtype(np.uint64).num, np.dtype(np.ulonglong).num})
     return (dtype.numpy.num,)
 
 

@@ -24,11 +24,13 @@ F16, F32, F64 = ir.HalfType(), ir.FloatType(), ir.DoubleType()
 VOID = ir.VoidType()
 I8P, I64P = I8.as_pointer(), I64.as_pointer()
 
-# Unsigned integers are not lowered (their division, comparisons and casts differ).
-SUPPORTED_DTYPES = (DType.BOOL, DType.INT8, DType.INT16, DType.INT32, DType.INT64, DType.FLOAT16, DType.FLOAT32,
-                    DType.FLOAT64)
-_STORAGE = {DType.BOOL: I8, DType.INT8: I8, DType.INT16: I16, DType.INT32: I32, DType.INT64: I64,
+# LLVM integers have no sign: unsigned dtypes share the signed ones' types, and the
+# operations that differ (division, comparison, widening, float conversion) ask
+# `is_unsigned_in_registers`. Complex numbers are not lowered.
+_STORAGE = {DType.BOOL: I8, DType.INT8: I8, DType.UINT8: I8, DType.INT16: I16, DType.UINT16: I16,
+            DType.INT32: I32, DType.UINT32: I32, DType.INT64: I64, DType.UINT64: I64,
             DType.FLOAT16: F16, DType.FLOAT32: F32, DType.FLOAT64: F64}
+SUPPORTED_DTYPES = tuple(_STORAGE)
 # float16 is computed in float32 and rounded to float16 after every op, as NumPy's float16 loops do
 _REGISTER = {**_STORAGE, DType.BOOL: I1, DType.FLOAT16: F32}
 
@@ -47,6 +49,11 @@ def storage_type(dtype: DType) -> ir.Type:
 def register_type(dtype: DType) -> ir.Type:
     """The LLVM type elements are computed in (bool is i1)."""
     return _REGISTER[check_dtype(dtype)]
+
+
+def is_unsigned_in_registers(dtype: DType) -> bool:
+    """Whether integer registers of `dtype` compare and widen as unsigned (bool and uint*)."""
+    return dtype == DType.BOOL or dtype.is_unsigned
 
 
 SCALAR_DTYPES = {INT: DType.INT64, FLOAT: DType.FLOAT64, BOOL: DType.BOOL}

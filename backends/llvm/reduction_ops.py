@@ -27,6 +27,8 @@ def _identity(kind: str, dtype: DType):
         if dtype == DType.BOOL:
             return ir.Constant(register_type(dtype), int(largest))
         bits = dtype.itemsize * 8
+        if dtype.is_unsigned:
+            return ir.Constant(register_type(dtype), 2 ** bits - 1 if largest else 0)
         return ir.Constant(register_type(dtype), 2 ** (bits - 1) - 1 if largest else -2 ** (bits - 1))
     one = kind in ("np::prod", "np::all")
     return ir.Constant(register_type(dtype), float(one) if dtype.is_float else int(one))
@@ -101,8 +103,7 @@ def _better(scalar: Scalar, value, best, greater: bool):
     if scalar.dtype.is_float:
         strictly = b.fcmp_ordered(">" if greater else "<", value, best)
         return b.or_(strictly, b.and_(scalar.is_nan(value), b.not_(scalar.is_nan(best))))
-    compare = b.icmp_unsigned if scalar.dtype == DType.BOOL else b.icmp_signed
-    return compare(">" if greater else "<", value, best)
+    return scalar.compare(">" if greater else "<", value, best)
 
 
 def _flat_index(cg, shape, index):

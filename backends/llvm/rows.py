@@ -165,8 +165,7 @@ def _reduce_row(cg, node, vector: RowVector):
             if source.is_float:
                 combined = scalar.intrinsic("maximum" if kind == "np::max" else "minimum", current, value)
             else:
-                compare = b.icmp_unsigned if source == DType.BOOL else b.icmp_signed
-                combined = b.select(compare(">" if kind == "np::max" else "<", value, current), value, current)
+                combined = b.select(scalar.compare(">" if kind == "np::max" else "<", value, current), value, current)
             b.store(combined, accumulator)
         return em.cast(b.load(accumulator), source, out_dtype)
     accumulate = DType.FLOAT64 if out_dtype.is_float else out_dtype

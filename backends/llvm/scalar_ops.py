@@ -15,7 +15,7 @@ from llvmlite import ir
 from ...ir.types import DType
 from . import vector_math
 from .emitter import FunctionEmitter
-from .layout import F32, F64, I1, register_type
+from .layout import F32, F64, I1, is_unsigned_in_registers, register_type
 from .runtime import declare
 
 
@@ -34,6 +34,15 @@ class Scalar:
     @property
     def is_float(self) -> bool:
         return self.dtype.is_float
+
+    @property
+    def is_unsigned(self) -> bool:
+        return self.dtype.is_unsigned
+
+    def compare(self, symbol: str, x: ir.Value, y: ir.Value) -> ir.Value:
+        """Integer comparison, unsigned for bool and uint* registers."""
+        unsigned = is_unsigned_in_registers(self.dtype)
+        return (self.b.icmp_unsigned if unsigned else self.b.icmp_signed)(symbol, x, y)
 
     def constant(self, value, dtype: DType | None = None) -> ir.Constant:
         dtype = dtype or self.dtype
@@ -120,10 +129,21 @@ def _float_divmod(s: Scalar, x, y):
     return b.select(by_zero, b.fdiv(x, y), floor), b.select(by_zero, b.frem(x, y), mod)
 
 
+def _unsigned_divmod(s: Scalar, x, y, operation: str):
+    """udiv/urem, with y == 0 giving 0 as NumPy does (and never trapping)."""
+    b, zero = s.b, s.constant(0)
+    by_zero = b.icmp_unsigned("==", y, zero)
+    safe_y = b.select(by_zero, s.constant(1), y)
+    result = b.udiv(x, safe_y) if operation == "floor_divide" else b.urem(x, safe_y)
+    return b.select(by_zero, zero, result)
+
+
 def _integer_divmod(s: Scalar, x, y, operation: str):
     """Floor division and modulo on ints, never trapping: y == 0 gives 0 as
     in NumPy (Python raises), MIN // -1 wraps as in NumPy."""
     b = s.b
+    if s.is_unsigned:
+        return _unsigned_divmod(s, x, y, operation)
     zero, one, minus_one = s.constant(0), s.constant(1), s.constant(-1)
     if s.python:
         s.em.raise_if(b.icmp_signed("==", y, zero), "ZeroDivisionError",
@@ -192,8 +212,9 @@ def _power(s: Scalar, x, y):
         return s.intrinsic("pow", x, y)
     if s.dtype == DType.BOOL:
         return b.or_(x, b.not_(y))  # NumPy: x ** y on bools is x or not y
-    s.em.raise_if(b.icmp_signed("<", y, s.constant(0)), "ValueError",
-                  "Integers to negative integer powers are not allowed.")
+    if not s.is_unsigned:
+        s.em.raise_if(b.icmp_signed("<", y, s.constant(0)), "ValueError",
+                      "Integers to negative integer powers are not allowed.")
     return _integer_power(s, x, y)
 
 
@@ -205,13 +226,13 @@ def _integer_power(s: Scalar, base, exponent):
     b.store(s.constant(1), result_slot)
     b.store(base, base_slot)
     b.store(exponent, exp_slot)
-    with em.while_loop(lambda: b.icmp_signed(">", b.load(exp_slot), s.constant(0)), "pow"):
+    with em.while_loop(lambda: s.compare(">", b.load(exp_slot), s.constant(0)), "pow"):
         e = b.load(exp_slot)
         with b.if_then(b.trunc(e, I1)):
             b.store(multiply(b.load(result_slot), b.load(base_slot)), result_slot)
-        e = b.ashr(e, s.constant(1))
+        e = (b.lshr if s.is_unsigned else b.ashr)(e, s.constant(1))
         b.store(e, exp_slot)
-        with b.if_then(b.icmp_signed(">", e, s.constant(0))):
+        with b.if_then(s.compare(">", e, s.constant(0))):
             b.store(multiply(b.load(base_slot), b.load(base_slot)), base_slot)
     return b.load(result_slot)
 
@@ -221,14 +242,12 @@ def _extremum_lowering(greater: bool):
         b = s.b
         if s.python:  # max(x, y) is x unless y > x (so NaN only wins from the left)
             better = b.fcmp_ordered(">" if greater else "<", y, x) if s.is_float else \
-                b.icmp_signed(">" if greater else "<", y, x) if s.dtype != DType.BOOL else \
-                b.icmp_unsigned(">" if greater else "<", y, x)
+                s.compare(">" if greater else "<", y, x)
             return b.select(better, y, x)
         if s.is_float:  # NumPy propagates NaN from either side
             keep_x = b.or_(b.fcmp_ordered(">=" if greater else "<=", x, y), s.is_nan(x))
             return b.select(keep_x, x, y)
-        compare = b.icmp_unsigned if s.dtype == DType.BOOL else b.icmp_signed
-        return b.select(compare(">=" if greater else "<=", x, y), x, y)
+        return b.select(s.compare(">=" if greater else "<=", x, y), x, y)
     return lower
 
 
@@ -249,8 +268,7 @@ for _name, _symbol in _COMPARISONS.items():
         def lower(s: Scalar, x, y):
             if s.is_float:
                 return (s.b.fcmp_unordered if symbol == "!=" else s.b.fcmp_ordered)(symbol, x, y)
-            compare = s.b.icmp_unsigned if s.dtype == DType.BOOL else s.b.icmp_signed
-            return compare(symbol, x, y)
+            return s.compare(symbol, x, y)
         return lower
     lowers(_name)(_make())
 
@@ -316,7 +334,7 @@ def _positive(s, x):
 def _absolute(s, x):
     if s.is_float:
         return s.intrinsic("fabs", x)
-    if s.dtype == DType.BOOL:
+    if s.dtype == DType.BOOL or s.is_unsigned:
         return x
     negated = s.checked("ssub", s.constant(0), x) if s.python else s.b.neg(x)
     return s.b.select(s.b.icmp_signed("<", x, s.constant(0)), negated, x)
@@ -329,6 +347,8 @@ def _sign(s, x):
         signed = b.select(b.fcmp_ordered(">", x, zero), s.constant(1),
                           b.select(b.fcmp_ordered("<", x, zero), s.constant(-1), zero))
         return b.select(s.is_nan(x), x, signed)
+    if s.is_unsigned:
+        return b.select(b.icmp_unsigned(">", x, zero), s.constant(1), zero)
     return b.select(b.icmp_signed(">", x, zero), s.constant(1),
                     b.select(b.icmp_signed("<", x, zero), s.constant(-1), zero))
 
@@ -343,8 +363,9 @@ def _reciprocal(s, x):
     if s.is_float:
         return s.b.fdiv(s.constant(1.0), x)
     # NumPy on ints: 1 / x truncated, and 0 for x == 0
-    safe = s.b.select(s.b.icmp_signed("==", x, s.constant(0)), s.constant(1), x)
-    return s.b.select(s.b.icmp_signed("==", x, s.constant(0)), s.constant(0), s.b.sdiv(s.constant(1), safe))
+    is_zero = s.b.icmp_signed("==", x, s.constant(0))
+    divide = s.b.udiv if s.is_unsigned else s.b.sdiv
+    return s.b.select(is_zero, s.constant(0), divide(s.constant(1), s.b.select(is_zero, s.constant(1), x)))
 
 
 def _rounding(intrinsic: str):

@@ -36,6 +36,14 @@ def split_three_unpacked(x):
     return q * k - v
 
 
+def split_heads(x):
+    return np.concatenate([np.tanh(h) * 2 for h in np.split(x, 4, axis=-1)], axis=0)
+
+
+def split_count_from_parameter(x, n: int):
+    return [h.sum(axis=-1) for h in np.split(x, n, axis=-1)]
+
+
 def split_returned(x):
     return np.split(x, 2)
 
@@ -70,9 +78,20 @@ def test_split_into_equal_sections(dtype, shape):
     check_script(split_three_indexed, *arrays(dtype, shape))
 
 
-@pytest.mark.xfail(strict=True, reason="the scripter does not unpack Python lists yet (scripter.unpack)")
 def test_split_unpacks_into_names():
     check_script(split_three_unpacked, *arrays(np.float32, (2, 6)))
+
+
+@pytest.mark.parametrize("dtype", FLOATS)
+@pytest.mark.parametrize("shape", [(3, 8), (2, 2, 4)])
+def test_split_in_a_list_comprehension(dtype, shape):
+    check_script(split_heads, *arrays(dtype, shape))
+
+
+@pytest.mark.parametrize("n", [1, 2, 4])
+def test_split_count_from_an_int_parameter(n):
+    """An int parameter that decides the count is specialised on (one version per value)."""
+    check_script(split_count_from_parameter, *arrays(np.float32, (2, 8)), n)
 
 
 @pytest.mark.parametrize("dtype", FLOATS)
