@@ -236,10 +236,12 @@ class FunctionEmitter:
         if isinstance(value, ir.Constant) and isinstance(value.constant, (int, float)):
             return _cast_constant(value.constant, target, to)
         if target == DType.FLOAT16 and source != DType.BOOL:  # one rounding, straight to float16
-            if source.is_float:
+            if source == DType.FLOAT64:
+                half = b.fptrunc(_to_float32_rounding_to_odd(b, value), F16)
+            elif source.is_float:
                 half = b.fptrunc(value, F16)
             else:
-                half = b.sitofp(value, F16)
+                half = (b.uitofp if source.is_unsigned else b.sitofp)(value, F16)
             return b.fpext(half, F32)
         if source == DType.FLOAT16:
             source = DType.FLOAT32  # its register is a float32
@@ -254,11 +256,13 @@ class FunctionEmitter:
         if source.is_float and target.is_float:
             return b.fpext(value, to) if target.itemsize > source.itemsize else b.fptrunc(value, to)
         if source.is_float:
-            return b.fptosi(value, to)
+            return _float_to_integer(b, value, target, to)
         if target.is_float:
-            return b.sitofp(value, to)
+            return (b.uitofp if source.is_unsigned else b.sitofp)(value, to)
         if target.itemsize > source.itemsize:
-            return b.sext(value, to)
+            return (b.zext if source.is_unsigned else b.sext)(value, to)
+        if target.itemsize == source.itemsize:
+            return value  # int32 <-> uint32: the same bits
         return b.trunc(value, to)
 
     def copy_into(self, source: NativeTensor, target: NativeTensor) -> None:
@@ -279,6 +283,37 @@ class FunctionEmitter:
             b.store(copy.data, data)
         return NativeTensor(tensor.dtype, b.load(data), list(tensor.shape), self.contiguous_strides(tensor.shape))
 
+
+
+def _to_float32_rounding_to_odd(b: ir.IRBuilder, value: ir.Value) -> ir.Value:
+    """A double as a float32 whose rounding to float16 is the double's own
+    (one rounding, as NumPy's): inexact results are truncated and made odd.
+    LLVM would call __truncdfhf2 for a direct fptrunc, which the JIT cannot find."""
+    i32 = ir.IntType(32)
+    single = b.fptrunc(value, F32)
+    back = b.fpext(single, F64)
+    bits = b.bitcast(single, i32)
+    away = b.fcmp_ordered(">", b.call(_fabs(b), [back]), b.call(_fabs(b), [value]))
+    truncated = b.select(away, b.sub(bits, ir.Constant(i32, 1)), bits)
+    odd = b.or_(truncated, ir.Constant(i32, 1))
+    return b.bitcast(b.select(b.fcmp_ordered("!=", back, value), odd, bits), F32)
+
+
+def _fabs(b: ir.IRBuilder) -> ir.Function:
+    return declare(b.module, "llvm.fabs.f64", F64, [F64])
+
+
+def _float_to_integer(b: ir.IRBuilder, value: ir.Value, target: DType, to: ir.Type) -> ir.Value:
+    """Float to int as NumPy's C casts do on x86-64: unsigned targets go
+    through int64, so -1.0 becomes 255 as a uint8 (fptoui would make it poison);
+    uint64 converts as unsigned from 2**63 up."""
+    if not target.is_unsigned:
+        return b.fptosi(value, to)
+    signed = b.fptosi(value, I64)
+    if target != DType.UINT64:
+        return b.trunc(signed, to)
+    large = b.fcmp_ordered(">=", value, ir.Constant(value.type, 2.0 ** 63))
+    return b.select(large, b.fptoui(value, I64), signed)
 
 
 def _cast_constant(value, target: DType, to: ir.Type) -> ir.Constant:
