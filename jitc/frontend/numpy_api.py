@@ -454,7 +454,7 @@ def _astype(b: GraphBuilder, a, dtype, order="K", casting="unsafe", subok=True, 
     return b.op("np::astype", a, dtype=as_dtype(dtype))
 
 
-for _dtype in DType:
+for _dtype in (d for d in DType if not d.is_complex):  # complex numbers are not supported
     def _scalar_constructor(b: GraphBuilder, x=0, _dtype=_dtype):
         return b.op("np::astype", x, dtype=_dtype)
     api.function(_dtype.numpy.type)(_scalar_constructor)
