@@ -404,6 +404,21 @@ def _linspace(b: GraphBuilder, start, stop, num=50, endpoint=True, retstep=False
                 endpoint=bool(b.static(endpoint, "endpoint")), dtype=None if dtype is None else as_dtype(dtype))
 
 
+@api.function(np.copy)
+def _copy(b: GraphBuilder, a, order="K", subok=False):
+    """A new array equal to `a`: an astype to its own dtype, so the scripter
+    sees a value of its own that writes through `a` do not change."""
+    if _all_scalars(b, [a]):
+        return b.op("prim::NumToTensor", a)
+    dtype = b.type_of(a).dtype if isinstance(b.type_of(a), TensorType) else None
+    if dtype is None:
+        raise FrontendError("np.copy needs the array's dtype at compile time; pass an array argument")
+    return b.op("np::astype", a, dtype=dtype)
+
+
+api.method("copy")(lambda b, a, order="C": _copy(b, a))
+
+
 def _diagonals(b: GraphBuilder, rows, cols) -> Value:
     """The (rows, cols) int array whose element (i, j) is j - i: the
     diagonal it lies on, which eye, tri, triu and tril compare with k."""
