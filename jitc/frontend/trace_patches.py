@@ -8,15 +8,18 @@ functions of the mapping table that NumPy does not dispatch through
 `__array_function__` are replaced in the `numpy` and `math` modules by
 wrappers (as torch.fx wraps `math` functions): called with traced values,
 a wrapper records the call through the table; called without, it runs the
-original. The originals are put back when the outermost trace ends. Code
-that imported such a function by name (`from numpy import zeros`) keeps
-the original, and its calls fix dims instead.
+original. NumPy's creation functions called from the user's code are
+recorded even without traced arguments. The originals are put back when
+the outermost trace ends. Code that imported such a function by name
+(`from numpy import zeros`) keeps the original, and its calls fix dims
+instead.
 """
 from __future__ import annotations
 
 import contextlib
 import functools
 import math
+import sys
 
 import numpy as np
 
@@ -35,10 +38,17 @@ def _has_proxy(x) -> bool:
     return False
 
 
-def _wrapper(function):
+def _wrapper(function, always: bool):
+    """`always`: record calls from the user's code even without traced
+    arguments (NumPy's creation functions: their arrays become traced
+    constants, so that writing into them or indexing them with traced
+    values is recorded, as torch.jit.trace records torch.zeros)."""
+    from .tracer import is_library_code
+
     @functools.wraps(function)
     def wrapper(*args, **kwargs):
-        if trace_inline.ACTIVE and _has_proxy((args, kwargs)):
+        if trace_inline.ACTIVE and (_has_proxy((args, kwargs)) or (
+                always and not is_library_code(sys._getframe(1).f_code))):
             return trace_inline.ACTIVE[-1].call(function, *args, **kwargs)
         return function(*args, **kwargs)
     return wrapper
@@ -65,7 +75,7 @@ def patched():
         return
     originals = _undispatched()
     for module, name, function in originals:
-        setattr(module, name, _wrapper(function))
+        setattr(module, name, _wrapper(function, always=module is np))
     try:
         yield
     finally:

@@ -137,8 +137,8 @@ class Proxy:
     def __getitem__(self, index):
         result = self.tracer.call(operator.getitem, self, index)
         if self.is_array and isinstance(result, Proxy) and result.is_array and trace_writes.is_basic(index):
-            result.base = trace_writes.ViewBase(self, index, self.value)
-            self.tracer.views.add(result)
+            result.base = trace_writes.indexing_view(self.tracer, self, index)
+            self.tracer.add_view(result)
         return result
 
     def __setitem__(self, index, value) -> None:

@@ -2,20 +2,22 @@
 
 NumPy writes into x's memory; the graph is SSA. A write records the new
 value and rebinds the proxy to it, so later reads through the same Python
-object see the update. A write through a view taken by basic indexing
-(`x[0][1] = v`, `row = x[i]; row += 1`) is written back into the array the
-view came from, and views indexed from a written array are taken again,
-as NumPy's shared memory would have them. Any other array that may share
-memory with the written one (a reshape or transpose view, an alias made by
-np.asarray) becomes *stale*: the tracer refuses to read it
-rather than record an old value. Writing into an input is refused too: the
-compiled function cannot change the caller's array as NumPy would.
+object see the update. A write through a view (`x[0][1] = v`,
+`row = x[i]; row += 1`, `x.T[0] = v`, `x[:, None][1] = v`) is written
+back into the array the view came from, and the views taken from a
+written array are taken again, as NumPy's shared memory would have them.
+Any other array that may share memory with the written one (an alias made
+by np.asarray, a reshape, which NumPy makes a view or a copy depending on
+strides) becomes *stale*: the
+tracer refuses to read it rather than record an old value. Writing into
+an input is refused too: the compiled function cannot change the
+caller's array as NumPy would.
 """
 from __future__ import annotations
 
 import operator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
@@ -35,12 +37,65 @@ BASIC_INDEXING = frozenset({"np::select", "np::slice"})
 
 @dataclass
 class ViewBase:
-    """Where a view taken by basic indexing came from: `proxy[index]` when
-    `proxy` held `source`."""
+    """Where a view came from: `take(proxy)` when `proxy` held `source`.
+    `put(proxy, new)` is the array `proxy` with the view's elements
+    replaced by `new`."""
 
     proxy: "Proxy"
-    index: Any
     source: Value
+    take: Callable[["Proxy"], "Proxy"]
+    put: Callable[["Proxy", "Proxy"], "Proxy"]
+
+
+def indexing_view(tracer: "Tracer", base: "Proxy", index) -> ViewBase:
+    """The view `base[index]` of basic indexing."""
+    return ViewBase(base, base.value, lambda array: tracer.call(operator.getitem, array, index),
+                    lambda array, new: tracer.call(operator.setitem, array, index, new))
+
+
+def node_view(tracer: "Tracer", base: "Proxy", node: Node) -> ViewBase | None:
+    """The view that one transpose, expand_dims, squeeze or basic-indexing
+    node took of `base`: NumPy always returns those as views. None for
+    the others: a reshape may be a view or a copy (it depends on strides),
+    and np.broadcast_to's view is read-only; those stay stale after a write."""
+    kind, rest, attributes = node.kind, node.inputs[1:], dict(node.attributes)
+
+    def take(array):
+        return tracer.emit(kind, (array, *rest), attributes)
+
+    if kind == "np::transpose":
+        rank = base.value.type.rank
+        axes = attributes.get("axes") or tuple(reversed(range(rank)))
+        inverse = tuple(int(axis) for axis in np.argsort([axis % rank for axis in axes]))
+
+        def put(array, new):
+            return tracer.emit("np::transpose", (new,), {"axes": inverse})
+    elif kind in ("np::expand_dims", "np::squeeze"):
+        def put(array, new):
+            return tracer.emit("np::reshape", (new, *array.shape), {})
+    elif kind in BASIC_INDEXING:
+        axis = attributes.get("axis", 0)
+        item = slice(*rest) if kind == "np::slice" else rest[0]
+        index = ((slice(None),) * axis + (item,) if axis >= 0
+                 else (Ellipsis, item) + (slice(None),) * (-axis - 1))
+
+        def put(array, new):
+            return tracer.call(operator.setitem, array, index, new)
+    else:
+        return None
+    return ViewBase(base, base.value, take, put)
+
+
+def register_view(tracer: "Tracer", base, view) -> None:
+    """Remember that `view` is a one-node view of the proxy `base`."""
+    from .trace_proxy import Proxy
+    if not (isinstance(base, Proxy) and isinstance(view, Proxy) and base.is_array and view.is_array):
+        return
+    node = view.value.producer
+    if node is not None and _is_view_node(node) and node.inputs[0] is base.value:
+        view.base = node_view(tracer, base, node)
+        if view.base is not None:
+            tracer.add_view(view)
 
 
 def is_basic(index) -> bool:
@@ -92,13 +147,13 @@ def _views_of(root: Value) -> list[Value]:
 
 def assign(tracer: "Tracer", proxy: "Proxy", new: "Proxy") -> None:
     """Make `proxy` hold `new` (an array of its shape and dtype), as a write
-    into its memory: through to its base when it is an indexing view, and
-    marking everything else that may share the memory as stale."""
+    into its memory: through to its base when it is a view, and marking
+    everything else that may share the memory as stale."""
     base = proxy.base
     if base is not None and base.proxy.value is base.source:
-        assign(tracer, base.proxy, tracer.call(operator.setitem, base.proxy, base.index, new))
-        if proxy.base.source is not base.proxy.value:  # not among the views refreshed
-            _take_view(tracer, proxy, base.proxy, base.index)
+        assign(tracer, base.proxy, base.put(base.proxy, new))
+        if proxy.base is base:  # not among the views taken again
+            _take_view(tracer, proxy, base)
         return
     chain = _view_chain(proxy.value)
     root = chain[-1]
@@ -116,20 +171,20 @@ def assign(tracer: "Tracer", proxy: "Proxy", new: "Proxy") -> None:
     _refresh_views(tracer, proxy, old)
 
 
-def _take_view(tracer: "Tracer", view: "Proxy", base: "Proxy", index) -> None:
-    """Make `view` hold `base[index]` again, as NumPy's shared memory would."""
-    view.value = tracer.call(operator.getitem, base, index).value
-    view.base = ViewBase(base, index, base.value)
+def _take_view(tracer: "Tracer", view: "Proxy", base: ViewBase) -> None:
+    """Make `view` hold its view of what its base holds now."""
+    view.value = base.take(base.proxy).value
+    view.base = ViewBase(base.proxy, base.proxy.value, base.take, base.put)
 
 
 def _refresh_views(tracer: "Tracer", proxy: "Proxy", old: Value) -> None:
-    """Views indexed from `proxy` while it held `old` (and views of those)
+    """Views taken from `proxy` while it held `old` (and views of those)
     see what `proxy` holds now."""
-    for view in list(tracer.views):
+    for view in tracer.views():
         base = view.base
         if base is not None and base.proxy is proxy and base.source is old:
             view_old = view.value
-            _take_view(tracer, view, proxy, base.index)
+            _take_view(tracer, view, base)
             _refresh_views(tracer, view, view_old)
 
 
@@ -205,4 +260,5 @@ def setitem(tracer: "Tracer", target: "Proxy", index, value) -> None:
     assign(tracer, target, tracer.call(operator.setitem, target, index, value))
 
 
-__all__ = ["ViewBase", "is_basic", "assign", "update", "store", "setitem", "write_result"]
+__all__ = ["ViewBase", "indexing_view", "node_view", "register_view", "is_basic", "assign", "update", "store",
+           "setitem", "write_result"]

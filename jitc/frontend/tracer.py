@@ -31,7 +31,7 @@ from ..ir.interpreter import Interpreter
 from ..ir.ops import UNKNOWN
 from ..ir.types import TensorType
 from ..signature import argument_type
-from . import trace_inline, trace_patches
+from . import trace_inline, trace_patches, trace_writes
 from .builder import GraphBuilder
 from .numpy_api import NUMPY_API
 from .trace_dependencies import dependencies
@@ -41,11 +41,16 @@ _LIBRARY_ROOTS = tuple(os.path.dirname(os.path.abspath(module.__file__)) + os.se
                        for module in (sys.modules["jitc"], ir, backends, np))
 
 
+def is_library_code(code) -> bool:
+    """True for code of jitc or NumPy, False for the user's."""
+    return code.co_filename.startswith(_LIBRARY_ROOTS)
+
+
 def user_location() -> SourceLocation | None:
     """Where the innermost frame outside jitc and NumPy is: the user's
     line, with the columns of the expression it is running."""
     frame = sys._getframe(1)
-    while frame is not None and frame.f_code.co_filename.startswith(_LIBRARY_ROOTS):
+    while frame is not None and is_library_code(frame.f_code):
         frame = frame.f_back
     if frame is None:
         return None
@@ -86,9 +91,16 @@ class Tracer:
         self.fixed_dims: dict[tuple[int, int], SourceLocation | None] = {}
         # values that may share memory with an array written in place, and where it was written
         self.stale: dict[Value, SourceLocation | None] = {}
-        self.views: weakref.WeakSet[Proxy] = weakref.WeakSet()  # proxies with a base, while alive
+        # proxies that are views of other proxies, while they live (by id: a proxy's == records)
+        self._views: dict[int, weakref.ref] = {}
 
     location = staticmethod(user_location)
+
+    def add_view(self, proxy: Proxy) -> None:
+        self._views[id(proxy)] = weakref.ref(proxy, lambda _, key=id(proxy): self._views.pop(key, None))
+
+    def views(self) -> list[Proxy]:
+        return [view for view in (ref() for ref in list(self._views.values())) if view is not None]
 
     # -- recording -----------------------------------------------------------
     def parameter(self, example, name: str) -> Proxy:
@@ -117,16 +129,28 @@ class Tracer:
         """Run `binder` on the IR values of `args`, compute the concrete
         values of the nodes it adds, and wrap its result in proxies."""
         location = user_location()
-        args, kwargs = unwrap(args), unwrap(kwargs)
-        self.check_current((args, kwargs))
+        values, kwargs = unwrap(args), unwrap(kwargs)
+        self.check_current((values, kwargs))
         self.builder.source = location
         first_new = len(self.graph.block.nodes)
         try:
-            result = binder(self.builder, *args, **kwargs)
+            result = self.wrap(binder(self.builder, *values, **kwargs))
         except FrontendError as error:
             raise TraceError(str(error), location) from None
         self.run_nodes(first_new, location)
-        return self.wrap(result)
+        if args:
+            trace_writes.register_view(self, args[0], result)
+        return result
+
+    def emit(self, kind: str, inputs, attributes: dict) -> Proxy:
+        """Record one op of the table as it is (to take a view again, or
+        write one back into its base)."""
+        location = user_location()
+        self.builder.source = location
+        first_new = len(self.graph.block.nodes)
+        value = self.builder.op(kind, *unwrap(tuple(inputs)), **attributes)
+        self.run_nodes(first_new, location)
+        return Proxy(self, value)
 
     def run_nodes(self, first: int, location: SourceLocation | None) -> None:
         """The concrete values of the top-level nodes from index `first` on."""

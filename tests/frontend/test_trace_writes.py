@@ -138,33 +138,49 @@ def test_writing_into_an_input_is_refused(write):
         jitc.trace(writes, np.ones((2, 3)))
 
 
-def test_reading_a_view_made_stale_by_a_write_is_refused():
+def writes_through_shape_views(x):
+    y = x * 1
+    transposed = y.T
+    y[0] = 0
+    y.T[1:, 1] = -2
+    column = y[:, None][1]
+    column += 3
+    return y, transposed, column
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_writes_through_transposes_and_new_axes_reach_their_base(backend):
+    x = np.random.default_rng(2).standard_normal((3, 4))
+    check(jitc.trace(writes_through_shape_views, x, backend=backend), writes_through_shape_views, (x,))
+
+
+def test_reading_an_alias_made_stale_by_a_write_is_refused():
     def stale(x):
         y = x * 1
-        transposed = y.T
+        alias = np.asarray(y)
         y[0] = 0
-        return transposed
+        return alias
     with pytest.raises(jitc.TraceError, match="an array the function returns may share memory with an array "
                                               "written in place at line"):
         jitc.trace(stale, np.ones((2, 3)))
 
     def stale_read(x):
         y = x * 1
-        transposed = y.T
+        flat = y.reshape(-1)
         y[0] = 0
-        return transposed + 1
+        return flat + 1
     with pytest.raises(jitc.TraceError, match="this array may share memory") as raised:
         jitc.trace(stale_read, np.ones((2, 3)))
-    assert str(raised.value).splitlines()[-2] == "    return transposed + 1"
+    assert str(raised.value).splitlines()[-2] == "    return flat + 1"
 
 
-def test_writing_through_a_transpose_makes_the_base_stale():
-    def through_transpose(x):
+def test_writing_through_a_reshape_makes_the_base_stale():
+    def through_reshape(x):
         y = x * 1
-        y.T[0] = 5
+        y.reshape(-1)[0] = 5
         return y
     with pytest.raises(jitc.TraceError, match="may share memory"):
-        jitc.trace(through_transpose, np.ones((2, 3)))
+        jitc.trace(through_reshape, np.ones((2, 3)))
 
 
 def test_writing_into_a_broadcast_view_is_refused_as_in_numpy():
