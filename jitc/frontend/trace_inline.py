@@ -4,11 +4,13 @@ copied into the trace, so a scripted function's loops and branches survive
 there as `prim::Loop` and `prim::If` instead of being unrolled.
 
 `CompiledFunction.__call__` asks `call_while_tracing` first whenever a
-trace is being recorded (`ACTIVE` is not empty).
+trace is being recorded (`ACTIVE` is not empty); only calls from the
+thread that records are inlined.
 """
 from __future__ import annotations
 
 import contextlib
+import threading
 from typing import TYPE_CHECKING, Any, Sequence
 
 from ..errors import TraceError
@@ -19,24 +21,32 @@ from ..ir.graph import Graph, Node, copy_node_into
 if TYPE_CHECKING:
     from .tracer import Tracer
 
-ACTIVE: list["Tracer"] = []  # the tracers recording now, innermost last
+ACTIVE: list[tuple[int, "Tracer"]] = []  # (thread, tracer) recording now, innermost last
 
 
 @contextlib.contextmanager
 def recording(tracer: "Tracer"):
-    ACTIVE.append(tracer)
+    entry = (threading.get_ident(), tracer)
+    ACTIVE.append(entry)
     try:
         yield
     finally:
-        ACTIVE.remove(tracer)
+        ACTIVE.remove(entry)
+
+
+def current() -> "Tracer | None":
+    """The innermost tracer recording in this thread (other threads' calls
+    are never recorded)."""
+    thread = threading.get_ident()
+    return next((tracer for owner, tracer in reversed(ACTIVE) if owner == thread), None)
 
 
 def call_while_tracing(function, values: Sequence[Any]) -> Any:
     """What `function(*values)` records in the innermost trace, or
     NotImplemented when no value is traced (the call then runs as usual)."""
     from .trace_proxy import Proxy, unwrap
-    tracer = ACTIVE[-1]
-    if not any(isinstance(v, Proxy) or (isinstance(v, (list, tuple)) and any(
+    tracer = current()
+    if tracer is None or not any(isinstance(v, Proxy) or (isinstance(v, (list, tuple)) and any(
             isinstance(item, Proxy) for item in v)) for v in values):
         return NotImplemented
     location = tracer.location()
@@ -80,4 +90,4 @@ def _move_tensor_constants(source: Graph, target: Graph, nodes: Sequence[Node]) 
                 node.attributes["value"] = TensorRef(names[id(array)])
 
 
-__all__ = ["ACTIVE", "recording", "call_while_tracing"]
+__all__ = ["ACTIVE", "recording", "current", "call_while_tracing"]

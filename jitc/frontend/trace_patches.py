@@ -9,10 +9,10 @@ functions of the mapping table that NumPy does not dispatch through
 wrappers (as torch.fx wraps `math` functions): called with traced values,
 a wrapper records the call through the table; called without, it runs the
 original. NumPy's creation functions called from the user's code are
-recorded even without traced arguments. The originals are put back when
-the outermost trace ends. Code that imported such a function by name
-(`from numpy import zeros`) keeps the original, and its calls fix dims
-instead.
+recorded even without traced arguments; calls from other threads never
+are. The originals are put back when the last trace ends. Code that
+imported such a function by name (`from numpy import zeros`) keeps the
+original, and its calls fix dims instead.
 """
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ import contextlib
 import functools
 import math
 import sys
+import threading
 
 import numpy as np
 
@@ -47,9 +48,10 @@ def _wrapper(function, always: bool):
 
     @functools.wraps(function)
     def wrapper(*args, **kwargs):
-        if trace_inline.ACTIVE and (_has_proxy((args, kwargs)) or (
+        tracer = trace_inline.current()
+        if tracer is not None and (_has_proxy((args, kwargs)) or (
                 always and not is_library_code(sys._getframe(1).f_code))):
-            return trace_inline.ACTIVE[-1].call(function, *args, **kwargs)
+            return tracer.call(function, *args, **kwargs)
         return function(*args, **kwargs)
     return wrapper
 
@@ -67,20 +69,31 @@ def _undispatched() -> list[tuple[object, str, object]]:
     return found
 
 
+_LOCK = threading.Lock()
+_installed: list[tuple[object, str, object]] = []  # (module, name, original) while any trace records
+_depth = 0
+
+
 @contextlib.contextmanager
 def patched():
-    """Wrappers in place while the block runs (once, for nested traces)."""
-    if trace_inline.ACTIVE:
-        yield
-        return
-    originals = _undispatched()
-    for module, name, function in originals:
-        setattr(module, name, _wrapper(function, always=module is np))
+    """Wrappers in place while the block runs; the outermost of nested or
+    concurrent traces installs and removes them."""
+    global _depth
+    with _LOCK:
+        if _depth == 0:
+            _installed[:] = _undispatched()
+            for module, name, function in _installed:
+                setattr(module, name, _wrapper(function, always=module is np))
+        _depth += 1
     try:
         yield
     finally:
-        for module, name, function in originals:
-            setattr(module, name, function)
+        with _LOCK:
+            _depth -= 1
+            if _depth == 0:
+                for module, name, function in _installed:
+                    setattr(module, name, function)
+                _installed.clear()
 
 
 __all__ = ["patched"]

@@ -154,6 +154,26 @@ def test_lambdas_and_closures(backend):
     assert list(traced.graph.tensors.values())[0] is weight
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_arrays_created_in_the_function_are_recorded_but_not_other_threads_arrays(backend):
+    import threading
+    made_elsewhere = []
+
+    def fills(x):
+        worker = threading.Thread(target=lambda: made_elsewhere.append(np.zeros(2)))
+        worker.start()
+        worker.join()
+        table = np.zeros((3, x.shape[1]))
+        table[1] = x.sum(axis=0)
+        return table + np.arange(3)[:, None]
+    rng = np.random.default_rng(9)
+    zeros, sqrt = np.zeros, math.sqrt
+    traced = check_trace(fills, (rng.random((2, 4)),), backend, sizes_from=[(rng.random((5, 3)),)])
+    assert type(made_elsewhere[0]) is np.ndarray
+    assert np.zeros is zeros and math.sqrt is sqrt, "the wrapped functions are put back"
+    assert "np::zeros" in [node.kind for node in traced.graph.walk()]
+
+
 # -- values that leave the graph ----------------------------------------------------------------
 def branch_on_data(x):
     if x.sum() > 0:
