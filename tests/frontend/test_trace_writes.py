@@ -60,6 +60,14 @@ def cast_on_write(x):
     return y, counts
 
 
+def writes_into_copies(x):
+    y = x.copy()
+    y += 1
+    z = np.copy(x[1:])
+    z[0] = y[0]
+    return y, z, x
+
+
 def scalars_rebind(x):
     total = x.sum()
     before = total
@@ -72,7 +80,7 @@ def scalars_rebind(x):
 @pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("function", [rows_filled_in_a_loop, writes_through_views, ufunc_out, cast_on_write,
-                                      scalars_rebind], ids=lambda f: f.__name__)
+                                      writes_into_copies, scalars_rebind], ids=lambda f: f.__name__)
 def test_in_place_updates_match_numpy(function, dtype, backend):
     rng = np.random.default_rng(0)
     x = rng.standard_normal((3, 4)).astype(dtype)
