@@ -82,6 +82,9 @@ class TraceBuilder(GraphBuilder):
 
 
 class Tracer:
+    """One recording: the graph, the concrete value of each of its values,
+    the dims the trace fixed and the bookkeeping of in-place writes."""
+
     def __init__(self, name: str, strict: bool):
         self.graph = Graph(name)
         self.builder = TraceBuilder(self)
@@ -179,10 +182,10 @@ class Tracer:
                 written = self.stale[value]
                 where = f"line {written.line} of {written.filename}" if written else "another line"
                 raise TraceError(
-                    f"{what} may share memory with an array written in place at {where} (a view "
-                    "taken before the write, or the array a reshape or transpose view was written "
-                    "through): NumPy would see the write, which jitc.trace cannot record; take a "
-                    ".copy() before writing, or index the written array again after the write",
+                    f"{what} may share memory with an array written in place at {where} (an "
+                    "alias made by np.asarray, or a reshape, which NumPy makes a view or a copy "
+                    "depending on strides): jitc.trace cannot tell whether NumPy would see the "
+                    "write; take a .copy() before writing, or take the view again after it",
                     user_location() if what == "this array" else None)
 
     # -- leaving the graph ------------------------------------------------------
@@ -291,11 +294,13 @@ def _drop_unused_constants(graph: Graph) -> None:
     """Tensor constants made for module arrays that the trace never used."""
     from ..ir.attributes import TensorRef
     for node in list(graph.block.nodes):
-        if node.kind == "prim::Constant" and not node.output.uses:
-            reference = node.attributes["value"]
-            if isinstance(reference, TensorRef):
-                node.destroy()
-                del graph.tensors[reference.name]
+        if node.kind == "prim::Constant" and not node.output.uses and isinstance(
+                node.attributes["value"], TensorRef):
+            node.destroy()
+    used = {node.attributes["value"].name for node in graph.walk()
+            if node.kind == "prim::Constant" and isinstance(node.attributes["value"], TensorRef)}
+    for name in [name for name in graph.tensors if name not in used]:
+        del graph.tensors[name]
 
 
 def trace_graph(function, example_inputs: Sequence[Any], names: Sequence[str], *, strict: bool = True,
