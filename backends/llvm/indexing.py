@@ -99,7 +99,9 @@ def _check_ids(em, ids: NativeTensor, size, axis: int) -> None:
 
 def _mask_offsets(em, mask: NativeTensor, sizes: list, strides: list, first_axis: int) -> NativeTensor:
     """The offsets (in the target's strides) of the mask's true elements,
-    in C order: counted, then filled."""
+    in C order: counted, then filled without a branch (every element's
+    offset is written at the next free place, which only a true one takes;
+    one spare place holds the writes after the last true element)."""
     b = em.builder
     for axis, (size, mask_size) in enumerate(zip(sizes, mask.shape)):
         em.raise_if(b.icmp_signed("!=", size, mask_size), "IndexError",
@@ -110,17 +112,17 @@ def _mask_offsets(em, mask: NativeTensor, sizes: list, strides: list, first_axis
     with em.loop_nest(mask.shape, "count") as index:
         is_true = em.load(DType.BOOL, em.element_pointer(mask, index))
         b.store(b.add(b.load(counter), b.zext(is_true, I64)), counter)
-    table = em.allocate(DType.INT64, [b.load(counter)])
+    count = b.load(counter)
+    table = em.allocate(DType.INT64, [b.add(count, const(1))])
     b.store(const(0), counter)
     with em.loop_nest(mask.shape, "fill") as index:
-        with b.if_then(em.load(DType.BOOL, em.element_pointer(mask, index))):
-            position = b.load(counter)
-            offset = const(0)
-            for i, stride in zip(index, strides):
-                offset = b.add(offset, b.mul(i, stride))
-            b.store(offset, b.gep(table.data, [position]))
-            b.store(b.add(position, const(1)), counter)
-    return table
+        position = b.load(counter)
+        offset = const(0)
+        for i, stride in zip(index, strides):
+            offset = b.add(offset, b.mul(i, stride))
+        b.store(offset, b.gep(table.data, [position]))
+        b.store(b.add(position, b.zext(em.load(DType.BOOL, em.element_pointer(mask, index)), I64)), counter)
+    return NativeTensor(DType.INT64, table.data, [count], table.strides)
 
 
 def _broadcast_block(em, tables: list) -> list:
@@ -206,7 +208,8 @@ def index_put(cg, node, inputs):
     em, b = cg.em, cg.builder
     x, value, *parts = inputs
     out = em.allocate(x.dtype, x.shape)
-    em.copy_into(x, out)
+    with b.if_then(b.not_(b.and_(b.icmp_unsigned("==", out.data, x.data), em.is_contiguous(x)))):
+        em.copy_into(x, out)  # unless a memory plan gave x's own buffer, x being dead after this
     part_types = [v.type for v in node.inputs[2:]]
     layout = _layout(cg, node, out, parts, part_types)
     region = [size for size, _ in layout.dims]
