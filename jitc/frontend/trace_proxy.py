@@ -68,8 +68,9 @@ class Proxy:
 
     `value` is the IR value it holds now: an in-place update (`x += 1`,
     `x[0] = 2`) rebinds it, so later reads through the same Python object
-    see the update. `base` is set on views taken by basic indexing, so a
-    write through the view reaches the array it was taken from."""
+    see the update. `base` is set on views (basic indexing, transposes,
+    new axes), so a write through the view reaches the array it was
+    taken from."""
 
     __slots__ = ("tracer", "value", "base", "__weakref__")
     __array_priority__ = 1000
@@ -101,9 +102,10 @@ class Proxy:
 
     def __array__(self, dtype=None, copy=None):
         raise self.tracer.error(
-            "NumPy asked for the data of a traced array (np.asarray, np.array, or a function that "
-            "converts its arguments to arrays before calling NumPy): jitc.trace cannot record that; "
-            "pass the traced value to NumPy functions directly")
+            "NumPy asked for the data of a traced array (a function that converts its arguments "
+            "to arrays itself, such as np.ascontiguousarray, or a function imported by name "
+            "before tracing, such as `from numpy import asarray`): jitc.trace cannot record that; "
+            "pass the traced value to the NumPy functions of jitc's table")
 
     # -- attributes and methods ----------------------------------------------------------
     @property
