@@ -269,6 +269,10 @@ def _index_put_infer(context):
     x = tensor_input(context, 0)
     value = array_like_input(context, 1)
     region = indexed_shape(context, x, 2)
+    items = context.attributes["items"]
+    if all(item == "int" for item in items) and len(items) == len(x.shape or ()) and value.shape \
+            and x.dtype not in (None, DType.BOOL):  # one element takes a scalar (a bool: anything with a truth)
+        raise context.error("setting an array element with a sequence.")
     if region is not None:
         masks = _mask_ranks(context, _groups(context, 2))
         _check_value_fits(context, value, region, is_whole_mask(context.attributes["items"], masks, len(x.shape)))
