@@ -192,15 +192,12 @@ def _slices(b: GraphBuilder, a, axis: int, bounds: list) -> list:
 
 
 def _split_equal(b: GraphBuilder, a, count: int, axis: int) -> list:
-    """np.split into `count` equal sections: a reshape that splits the axis
-    into (count, size // count), then one select per section. The reshape
-    raises when the size does not divide, as np.split does; on a contiguous
-    array it is a view."""
+    """np.split into `count` equal sections: slices when the size is known
+    and divides, else a reshape that splits the axis into (count, size //
+    count), then one select per section. The reshape raises ValueError when
+    the size does not divide, as np.split does; on a contiguous array it is a view."""
     size = _tensor_type(b, a, "np.split").shape[axis]
-    if isinstance(size, int):
-        if size % count:
-            raise FrontendError("np.split: array split does not result in an equal division "
-                                f"({size} elements along axis {axis} into {count} sections)")
+    if isinstance(size, int) and size % count == 0:
         return _slices(b, a, axis, [(i * (size // count), (i + 1) * (size // count)) for i in range(count)])
     dims = list(_shape(b, a))
     folded = b.op("np::reshape", a, *dims[:axis], count, -1, *dims[axis + 1:])

@@ -178,6 +178,24 @@ def test_casts_from_floats(dtype):
     check_script(cast_all, np.array([0.0, 0.7, 1.5, 99.9, 127.0, 64.5], dtype))
 
 
+def to_half(x):
+    return x.astype(np.float16)
+
+
+def test_float64_to_float16_rounds_once():
+    """Bit for bit as NumPy: halfway cases of float16 that float32 cannot
+    hold (rounding through float32 would round twice), overflow, tiny values."""
+    halves = np.float16(RNG.standard_normal(4000)).astype(np.float64)
+    ulp = np.spacing(np.float16(halves)).astype(np.float64)
+    specials = [np.nan, np.inf, -np.inf, 0.0, -0.0, 65504.0, 65519.99, 65520.0, 1e300, -1e-300, 2.0 ** -25,
+                2.0 ** -25 + 2.0 ** -60, 1.5 * 2.0 ** -24]
+    x = np.concatenate([halves + ulp / 2 * (1 + 2.0 ** -40), halves + ulp / 2, RNG.standard_normal(4000) * 1e3,
+                        specials])
+    with np.errstate(over="ignore"):
+        expected = x.astype(np.float16)
+    assert np.array_equal(scripted(to_half)(x).view(np.uint16), expected.view(np.uint16))
+
+
 def to_uint32(x):
     return x.astype(np.uint32)
 
