@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 from llvmlite import ir
 
 from ...ir.ops.indexing import group_parts, index_plan, is_whole_mask
@@ -254,9 +255,6 @@ def _value_over(em, value: NativeTensor, region: list) -> NativeTensor:
     return NativeTensor(value.dtype, value.data, region, _broadcast_strides(b, trimmed, region))
 
 
-_INT_BITS = {DType.INT8: 8, DType.INT16: 16, DType.INT32: 32}
-
-
 def _python_scalar(em, value, type: ScalarType, dtype: DType):
     """A Python scalar stored into an array of `dtype` as NumPy's setitem
     converts it: floats to ints through Python's int() (ValueError for NaN,
@@ -271,9 +269,11 @@ def _python_scalar(em, value, type: ScalarType, dtype: DType):
                           b.fcmp_ordered("<", value, ir.Constant(F64, -2.0 ** 63))),
                     "OverflowError", "Python int too large to convert to C long")
         value, type = b.fptosi(value, I64), INT
-    if type == INT and dtype in _INT_BITS:
-        bits = _INT_BITS[dtype]
-        outside = b.or_(b.icmp_signed(">=", value, const(2 ** (bits - 1))), b.icmp_signed("<", value, const(-2 ** (bits - 1))))
+    if type == INT and dtype.is_integer and dtype != DType.INT64:
+        info = np.iinfo(dtype.numpy)
+        outside = b.icmp_signed("<", value, const(int(info.min)))
+        if info.max < 2 ** 63:
+            outside = b.or_(outside, b.icmp_signed(">", value, const(int(info.max))))
         em.raise_if(outside, "OverflowError", f"Python integer {{0}} out of bounds for {dtype.value}", [value])
     return em.cast(value, SCALAR_DTYPES[type], dtype)
 
