@@ -22,23 +22,34 @@ def _library_paths() -> list[str]:
 
 
 @functools.cache
-def gemm_available() -> bool:
-    """Register jitc_sgemm/jitc_dgemm (cblas with int64 sizes) with the JIT, if a BLAS is found."""
-    if os.environ.get("JITC_DISABLE_BLAS"):
-        return False
+def gemm_library() -> tuple[str, dict[str, str], dict[str, int]] | None:
+    """The first BLAS found: its path, the library's name for each jitc_*
+    symbol (for linking ahead of time, export.py) and their addresses here."""
     for path in _library_paths():
         try:
             library = ctypes.CDLL(path)
         except OSError:
             continue
-        found = {}
+        names, addresses = {}, {}
         for symbol, candidates in _GEMM.items():
             for name in candidates:
                 if hasattr(library, name):
-                    found[symbol] = ctypes.cast(getattr(library, name), ctypes.c_void_p).value
+                    names[symbol] = name
+                    addresses[symbol] = ctypes.cast(getattr(library, name), ctypes.c_void_p).value
                     break
-        if len(found) == len(_GEMM):
-            for symbol, address in found.items():
-                llvm.add_symbol(symbol, address)
-            return True
-    return False
+        if len(names) == len(_GEMM):
+            return path, names, addresses
+    return None
+
+
+@functools.cache
+def gemm_available() -> bool:
+    """Register jitc_sgemm/jitc_dgemm (cblas with int64 sizes) with the JIT, if a BLAS is found."""
+    if os.environ.get("JITC_DISABLE_BLAS"):
+        return False
+    found = gemm_library()
+    if found is None:
+        return False
+    for symbol, address in found[2].items():
+        llvm.add_symbol(symbol, address)
+    return True

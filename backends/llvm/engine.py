@@ -10,14 +10,40 @@ from llvmlite import ir
 OPTIMIZATION_LEVEL = 3
 _lock = threading.Lock()
 _state: dict = {}
+
+
+def target_machine(cpu: str | None = None, **options) -> llvm.TargetMachine:
+    """A target machine at OPTIMIZATION_LEVEL for `cpu` (None: this CPU, with
+    all its features); `options` are create_target_machine's (reloc, codemodel)."""
+    llvm.initialize_native_target()
+    llvm.initialize_native_asmprinter()
+    target = llvm.Target.from_default_triple()
+    features = llvm.get_host_cpu_features().flatten() if cpu is None else ""
+    return target.create_target_machine(cpu=cpu or llvm.get_host_cpu_name(), features=features,
+                                        opt=OPTIMIZATION_LEVEL, **options)
+
+
+def optimise(module: ir.Module | str, machine: llvm.TargetMachine, renames: dict[str, str] | None = None
+             ) -> llvm.ModuleRef:
+    """`module` parsed, verified and optimised (O3) for `machine`; functions
+    it declares are first renamed by `renames` (a symbol linked ahead of
+    time under its own name)."""
+    parsed = llvm.parse_assembly(str(module))
+    parsed.triple = machine.triple
+    parsed.data_layout = str(machine.target_data)
+    for function in parsed.functions:
+        if function.is_declaration and function.name in (renames or {}):
+            function.name = renames[function.name]
+    parsed.verify()
+    options = llvm.create_pipeline_tuning_options(speed_level=OPTIMIZATION_LEVEL)
+    builder = llvm.create_pass_builder(machine, options)
+    builder.getModulePassManager().run(parsed, builder)
+    return parsed
+
+
 def _jit():
     if not _state:
-        llvm.initialize_native_target()
-        llvm.initialize_native_asmprinter()
-        target = llvm.Target.from_default_triple()
-        machine = target.create_target_machine(cpu=llvm.get_host_cpu_name(),
-                                               features=llvm.get_host_cpu_features().flatten(),
-                                               opt=OPTIMIZATION_LEVEL, codemodel="jitdefault")
+        machine = target_machine(codemodel="jitdefault")
         _state["machine"] = machine
         _state["engine"] = llvm.create_mcjit_compiler(llvm.parse_assembly(""), machine)
     return _state["machine"], _state["engine"]
@@ -41,13 +67,7 @@ def compile_module(module: ir.Module, entries: list[str]) -> tuple[CompiledModul
     `entries`, and the object code (for the cache)."""
     with _lock:
         machine, engine = _jit()
-        parsed = llvm.parse_assembly(str(module))
-        parsed.triple = machine.triple
-        parsed.data_layout = str(machine.target_data)
-        parsed.verify()
-        options = llvm.create_pipeline_tuning_options(speed_level=OPTIMIZATION_LEVEL)
-        builder = llvm.create_pass_builder(machine, options)
-        builder.getModulePassManager().run(parsed, builder)
+        parsed = optimise(module, machine)
         text = str(parsed)
         obj = machine.emit_object(parsed)
         engine.add_object_file(llvm.ObjectFileRef.from_data(obj))

@@ -25,6 +25,8 @@ from .runtime import CONTEXT_SLOTS, ERROR_ARG_OFFSET, ERROR_ARGS, declare
 
 # Split a loop only when each thread gets at least this many elements of work.
 MIN_WORK_PER_THREAD = 1 << 16
+# POSIX functions the code calls as jitc_<name> (the JIT binds them by address, an export by name)
+PTHREAD_FUNCTIONS = ("pthread_create", "pthread_join")
 _ARGUMENT_SLOTS = 6   # chunk, ctx, closure, start, end, code
 
 
@@ -44,7 +46,7 @@ def thread_count() -> int:
 def threads_available() -> bool:
     libc = ctypes.CDLL(None)
     try:
-        for name in ("pthread_create", "pthread_join"):
+        for name in PTHREAD_FUNCTIONS:
             llvm.add_symbol(f"jitc_{name}", ctypes.cast(getattr(libc, name), ctypes.c_void_p).value)
     except AttributeError:
         return False
