@@ -540,10 +540,13 @@ def _index_array(b: GraphBuilder, item) -> Value:
             raise FrontendError("index with an array, not a list value: build it with np.array([...])")
         item = list(producer.inputs)
     if isinstance(item, list):
+        if not item or not all(b.type_of(element) in (INT, BOOL) for element in item):
+            raise FrontendError("a list used as an index must hold ints or bools; index with an array "
+                                "built by np.array or np.stack for anything else")
         constants = [b.constant_of(element) for element in item]
-        if UNKNOWN in constants or not item:
-            raise FrontendError("a list used as an index must hold int or bool constants; "
-                                "build other index arrays with np.array or np.stack")
+        if UNKNOWN in constants:  # x[[i, j]]: the ids as a 1-d array
+            elements = [b.op("prim::NumToTensor", element) for element in item]
+            return b.op("np::stack", b.op("prim::ListConstruct", *elements), axis=0)
         item = np.asarray(constants)
     return b.value(np.asarray(item))
 

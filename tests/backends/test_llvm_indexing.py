@@ -98,7 +98,8 @@ def test_gathers_mixed_with_basic_indexes(dtype):
 
 def constant_gathers(x, i):
     ids = np.array([2, 0])
-    return x[[0, -1, 1]], x[ids], x[[True, False, True, False]], x[np.int64(i)], x[x[:, 0] > 0], x[ids][:, [1]]
+    return (x[[0, -1, 1]], x[ids], x[[True, False, True, False]], x[np.int64(i)], x[x[:, 0] > 0], x[ids][:, [1]],
+            x[[i, -i]])
 
 
 def test_gathers_by_lists_constants_and_0d_ids():
