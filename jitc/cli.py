@@ -1,9 +1,10 @@
-"""The `jitc` command: look into, run and time saved models.
+"""The `jitc` command: look into, run and time saved models, and export them as C libraries.
 
     jitc inspect model.jitc [--json]
     jitc run model.jitc --input x.npy [--input ...] [--arg name=value] [--output y.npy ...]
     jitc graph model.jitc [--dot] [--graph N] [--specialized]
     jitc bench model.jitc --input x.npy [--repeat N] [--warmup N]
+    jitc export model.jitc --shared libmodel.so [--header model.h] [--prefix P] [--cpu NAME] [--cc CC]
 
 Every subcommand reads the file with the same checks as `jitc.load`, and
 arrays with `np.load(allow_pickle=False)`. An error prints one line to
@@ -313,6 +314,20 @@ def _graph(arguments) -> int:
     return 0
 
 
+# -- export ------------------------------------------------------------------------------------------
+def _export(arguments) -> int:
+    """Each saved specialisation as a C function of a shared library (backends/llvm/export.py)."""
+    from .backends.llvm.export import export_library, specialisations
+    model = read_model(arguments.model)
+    stem = os.path.splitext(os.path.basename(arguments.model))[0]
+    header = arguments.header or os.path.join(os.path.dirname(arguments.shared), stem + ".h")
+    functions = export_library(specialisations(model.entry_points), arguments.shared, header,
+                               prefix=arguments.prefix, cpu=arguments.cpu, compiler=arguments.cc,
+                               origin=os.path.basename(arguments.model))
+    print(f"wrote {arguments.shared} and {header}: " + ", ".join(f.name for f in functions))
+    return 0
+
+
 # -- the command line ---------------------------------------------------------------------------------
 def _call_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--input", action="append", default=[], metavar="X.npy",
@@ -357,6 +372,18 @@ def build_parser() -> argparse.ArgumentParser:
     bench_command.add_argument("--warmup", type=int, default=3, metavar="N",
                                help="untimed calls after the first (default 3)")
     bench_command.set_defaults(handler=_bench)
+
+    export_command = commands.add_parser("export", help="compile the saved versions into a C shared library")
+    export_command.add_argument("model")
+    export_command.add_argument("--shared", required=True, metavar="LIBMODEL.so", help="the library to write")
+    export_command.add_argument("--header", metavar="MODEL.h",
+                                help="the C header to write (default: the model's name with .h, beside the library)")
+    export_command.add_argument("--prefix", default="", help="prepended to every exported function's name")
+    export_command.add_argument("--cpu", default=None, metavar="NAME",
+                                help="LLVM CPU name to compile for, e.g. x86-64 (default: this machine's CPU)")
+    export_command.add_argument("--cc", default=os.environ.get("CC", "cc"), metavar="CC",
+                                help="the C compiler that links the library (default: $CC or cc)")
+    export_command.set_defaults(handler=_export)
     return parser
 
 
