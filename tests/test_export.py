@@ -228,7 +228,8 @@ def test_scalars_tuples_versions_and_two_libraries_in_one_program(tmp_path):
     rng = np.random.default_rng(2)
     x, low, high = rng.standard_normal((2, 3)), rng.standard_normal(3), rng.standard_normal(3)
     f32 = [a.astype(np.float32) for a in (x, low, high)]
-    affine_model = save(affine, tmp_path, "affine", (x, (low, high), 1.0, 1, True), (f32[0], tuple(f32[1:]), 1.0, 1, True))
+    affine_model = save(affine, tmp_path, "affine", (x, (low, high), 1.0, 1, True),
+                        (f32[0], tuple(f32[1:]), 1.0, 1, True))  # versions affine_0 (float64), affine_1 (float32)
     values = np.linspace(-1.0, 1.0, 8)
     halves_model = save(halves, tmp_path, "halves", (values, 2))
     export(affine_model)
