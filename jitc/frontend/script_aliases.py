@@ -390,6 +390,33 @@ class ArrayWrites:
             return array if now is None or now is root else replay(self.builder, steps, now)
         return replace_arrays(value, move)
 
+    def views_to_remake(self, names: list[str], merged: list) -> dict[str, tuple[Any, list[Node]]]:
+        """Of the variables an if merges (`merged[i]` for `names[i]`), those
+        that both branches leave as the same view of one array whose whole
+        is known after the if: {name: (the variable holding the whole, or
+        the root both branches keep; the view's steps)}. Made again from
+        it, they stay views of that array, so later writes reach them."""
+        wholes: dict[Storage, Any] = {}
+        candidates = {}
+        for name, item in zip(names, merged):
+            pair = (item.then_value, item.else_value)
+            if not all(is_array(value) for value in pair):
+                continue
+            (root, steps), (other_root, other_steps) = (self.table.chain(value) for value in pair)
+            storage = self.table.of(root)
+            if storage is None or storage is not self.table.of(other_root):
+                continue
+            if not steps and not other_steps:
+                wholes.setdefault(storage, name)
+            elif _same_steps(steps, other_steps):
+                candidates[name] = (storage, root if root is other_root else None, steps)
+        remade = {}
+        for name, (storage, common_root, steps) in candidates.items():
+            source = wholes.get(storage, common_root)
+            if source is not None:
+                remade[name] = (source, steps)
+        return remade
+
     def is_exclusive(self, name: str, value: Value, live: set[str]) -> bool:
         """True when `value`, bound to `name`, is a whole array no other
         variable read later holds and no list holds: rebinding `name` is
@@ -404,6 +431,13 @@ class ArrayWrites:
                     other is storage or storage.may_be(other)):
                 return False
         return True
+
+
+def _same_steps(first: list[Node], second: list[Node]) -> bool:
+    """True when two chains of view ops index alike (the same ops, attributes and index values)."""
+    return len(first) == len(second) and all(
+        a.kind == b.kind and a.attributes == b.attributes and len(a.inputs) == len(b.inputs)
+        and all(x is y for x, y in zip(a.inputs[1:], b.inputs[1:])) for a, b in zip(first, second))
 
 
 def _depth(value: Value) -> int:

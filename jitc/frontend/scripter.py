@@ -53,7 +53,7 @@ from ..ir.types import BOOL, FLOAT, INT, NONE, TENSOR, ListType, TensorType, Tup
 from ..ir.verifier import verify
 from .builder import GraphBuilder, is_constant
 from .numpy_api import NUMPY_API
-from .script_aliases import ArrayWrites, arrays_in, display, hint, is_array, is_hidden
+from .script_aliases import ArrayWrites, arrays_in, display, hint, is_array, is_hidden, replay
 from .script_analysis import always_returns, assigned_names, first_return, live_after_each, mutated_list
 from .script_comprehensions import elements_of
 from .script_control import Merged, emit_if
@@ -526,6 +526,7 @@ class FunctionCompiler(LoopStatements):
         before = self.context.variables
         after = dict(before)
         names: list[str] = []
+        views: dict[str, tuple[Any, list]] = {}  # made again after the if from a root: name -> (root, steps)
 
         def run(branch: Callable[[], Any]) -> Callable[[], dict[str, Any]]:
             def compile_branch() -> dict[str, Any]:
@@ -553,10 +554,15 @@ class FunctionCompiler(LoopStatements):
                     merged.append(Merged(_label(name), hint(name), *values))
                 else:
                     after[name] = Undefined(unavailable(name))
-            return merged
+            views.update(self.writes.views_to_remake(names, merged))
+            kept = [index for index, name in enumerate(names) if name not in views]
+            names[:] = [names[index] for index in kept]
+            return [merged[index] for index in kept]
 
         outputs = emit_if(self.builder, condition, run(then_branch), run(else_branch), merge)
         after.update(zip(names, outputs))
+        for name, (root, steps) in views.items():
+            after[name] = replay(self.builder, steps, after[root] if isinstance(root, str) else root)
         self.context.variables = after
 
     def surely_left(self, variables: dict[str, Any]) -> bool:

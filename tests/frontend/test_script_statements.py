@@ -453,6 +453,16 @@ def view_written_in_a_loop(x):
     return out, inner
 
 
+def view_written_in_a_branch(x, flag: bool):
+    out = np.zeros_like(x)
+    inner = out[1:]
+    if flag:
+        inner[0] = 1.0
+    out[0] = 5.0  # inner is still a view of out after the if
+    inner[-1] += 2.0
+    return inner, out
+
+
 def view_of_a_parameter(a):
     head = a[:2]
     head += 10.0
@@ -466,6 +476,7 @@ def test_views_and_names_of_one_array_see_writes(dtype):
     check_both(alias_add, *[(normal(rng, dtype, n),) for n in SIZES])
     check_both(view_written_in_a_loop, *[(normal(rng, dtype, n, 2),) for n in SIZES])
     check_both(view_of_a_parameter, *[(normal(rng, dtype, n),) for n in SIZES])
+    check_both(view_written_in_a_branch, *[(normal(rng, dtype, n), flag) for n in (2, 5) for flag in (True, False)])
 
 
 def swap_rows(a):
