@@ -25,13 +25,14 @@ from __future__ import annotations
 import ast
 import contextlib
 import operator
+from collections import Counter
 from dataclasses import dataclass
 from typing import Any, Callable
 
 from ..errors import FrontendError
 from ..ir.graph import Block, Node, Value
 from ..ir.types import INT, ListType, TensorType
-from .script_aliases import Storage, chain, hint, is_array, is_hidden, replay
+from .script_aliases import Storage, chain, hint, holders, is_array, is_hidden, replay
 from .script_analysis import (LoopExits, assigned_names, first_return, live_at_loop_head, loop_exits,
                               mutated_list)
 from .script_comprehensions import Iteration, iterate
@@ -382,16 +383,19 @@ class LoopStatements:
 
     def classify_params(self, carried, params, before, demoted, frame) -> dict[str, Storage]:
         """The array each carried array parameter is: the array it enters
-        with when it enters as a whole (checked after the body), else a
-        merged array that may be any it was seen to be."""
+        with when it enters as a whole and another variable holds that array
+        too (checked after the body), else a merged array that may be any it
+        was seen to be (an accumulator no other variable holds may become
+        another array on each iteration without compiling the body again)."""
         table = self.writes.table
+        shared = Counter(storage for _, storage in holders(before, table))
         classes = {}
         for name, param in zip(carried, params):
             if not is_array(param) or not is_array(before[name]):
                 continue
             root, steps = table.chain(before[name])
             entering = table.of(root)
-            if steps or name in demoted or entering is None:
+            if steps or name in demoted or entering is None or shared[entering] < 2:
                 known = ({entering} if entering is not None else set()) | set(demoted.get(name, ()))
                 storage = Storage("merged", name, frozenset(known).union(*(s.maybe for s in known)),
                                   f"at line {frame.line}")

@@ -15,6 +15,7 @@ import pytest
 import jitc
 from jitc.errors import ScriptError
 from jitc.frontend.script_loops import WHILE_TRIP_COUNT
+from jitc.ir.parser import parse_graph
 from support.backend_checks import assert_owned
 from support.compare import assert_same
 from support.script_checks import DTYPES, copy_arguments, kinds
@@ -155,6 +156,20 @@ def break_and_continue(x, stop_at: int):
     return acc
 
 
+def while_in_for_with_continue(x):
+    steps = []
+    for i in range(x.shape[0]):
+        row = x[i]
+        if row.sum() < 0:
+            continue
+        count = 0
+        while row.max() > 1.0:
+            row = row / 2
+            count += 1
+        steps.append(count)
+    return steps
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_break_on_the_first_middle_and_last_iteration_and_never(dtype):
     x = np.arange(6, dtype=dtype)
@@ -167,6 +182,7 @@ def test_continue_and_nested_break(dtype):
     check_both(skip_odd_rows, *[(normal(rng, dtype, n, 3),) for n in SIZES])
     check_both(nested_break, *[(normal(rng, dtype, n, 4) + 0.5,) for n in SIZES], (np.ones((2, 3), dtype),))
     check_both(break_and_continue, *[(normal(rng, dtype, n, 2), k) for n, k in zip(SIZES, (0, 2, 5))])
+    check_both(while_in_for_with_continue, *[(normal(rng, dtype, n, 3) * 4,) for n in SIZES])
 
 
 def test_break_makes_the_loop_condition():
@@ -332,6 +348,15 @@ def test_for_over_sequences(dtype):
     check_both(break_in_unrolled_loop, *[(normal(rng, dtype, n) + 1, limit) for n in SIZES for limit in (-1.0, 2.0)])
 
 
+def test_graphs_with_loop_exits_asserts_and_writes_print_and_parse_back():
+    for function, args in ((find_row, (np.ones((3, 2)), 0.5)), (checked_mean, (np.ones((3, 2)),)),
+                           (write_parameter, (np.ones(3), np.ones(3))), (nested_break, (np.ones((2, 3)),))):
+        for graph in (scripted(function, "interpreter").graph, graph_of(function, *args)):
+            text = str(graph)
+            assert str(parse_graph(text, graph.tensors)) == text
+    assert "prim::Uninitialized" in str(scripted(find_row, "interpreter").graph)
+
+
 def test_tuples_and_known_lists_are_unrolled_and_list_values_looped():
     assert "prim::Loop" not in kinds(scripted(apply_layers, "interpreter").graph)
     assert "prim::Loop" not in kinds(scripted(over_a_tuple_of_different_shapes, "interpreter").graph)
@@ -357,6 +382,12 @@ def border(x):
     return out
 
 
+def nested_subscript_writes(a):
+    a[1:][0] = 5.0  # a[1:] is a view: writes a[1]
+    a[-1][...] = -1.0
+    return a * 1
+
+
 def set_list_items(x):
     items = [x, x * 2, x * 3]
     items[1] = x * 10
@@ -370,6 +401,7 @@ def test_element_and_slice_assignment(dtype):
     check_both(fill_rows, *[(normal(rng, dtype, n, 3),) for n in SIZES])
     check_both(border, *[(normal(rng, dtype, n, 4),) for n in SIZES])
     check_both(set_list_items, *[(normal(rng, dtype, n),) for n in SIZES])
+    check_both(nested_subscript_writes, *[(normal(rng, dtype, n, 2),) for n in (2, 3, 8)])
 
 
 def write_parameter(a, b):
