@@ -127,13 +127,10 @@ class StorageTable:
     def of_value(self, value: Value) -> Storage | None:
         return self.of(self.chain(value)[0])
 
-    def merged(self, values: list[Any], label: str, origin: str) -> Storage | None:
+    def _merge(self, values, label, origin, visiting) -> Storage | None:
         """The storage of a value that is one of `values` (an if's branches,
         a loop's entry and iteration): theirs when all are the whole of the
         same storage, else a merged storage."""
-        return self._merge(values, label, origin, set())
-
-    def _merge(self, values, label, origin, visiting) -> Storage | None:
         storages, whole = set(), True
         for value in values:
             if not is_array(value):
@@ -202,7 +199,6 @@ class Holder:
     """A variable that holds (a view of) a storage."""
 
     name: str
-    value: Value
     root: Value
     steps: list[Node] = field(default_factory=list)
 
@@ -213,7 +209,7 @@ def holders(variables: dict[str, Any], table: StorageTable) -> Iterator[tuple[Ho
             root, steps = table.chain(array)
             storage = table.of(root)
             if storage is not None:
-                yield Holder(name, array, root, steps), storage
+                yield Holder(name, root, steps), storage
 
 
 def stored_in_container(root: Value) -> Node | None:
@@ -469,6 +465,6 @@ def display(name: str) -> str:
     return name[len("<array "):-1] if name.startswith("<array ") else name
 
 
-__all__ = ["ArrayWrites", "replay", "write_back", "is_hidden", "hint", "display", "Storage", "StorageTable", "Holder", "storage_table", "chain", "is_view_step", "is_array",
-           "arrays_in", "replace_arrays", "holders", "stored_in_container", "writable_error",
-           "ambiguity_error", "VIEW_OPS", "OPAQUE_VIEW_OPS"]
+__all__ = ["ArrayWrites", "Storage", "StorageTable", "Holder", "storage_table", "chain", "replay", "write_back",
+           "is_view_step", "is_array", "is_hidden", "hint", "display", "arrays_in", "replace_arrays", "holders",
+           "stored_in_container", "writable_error", "ambiguity_error", "VIEW_OPS", "OPAQUE_VIEW_OPS"]

@@ -258,7 +258,8 @@ class LoopStatements:
                                       body, index_name, start_condition)
             grown = self.grown(before, carried, derived, state["end"], live_at_head, demoted)
             wrong = self.misclassified(node.blocks[0], carried, state)
-            depended = self.writes.table.decisions != decisions or any(holder in wrong for holder, _ in derived.values())
+            depended = (self.writes.table.decisions != decisions
+                        or any(holder in wrong for holder, _ in derived.values()))
             if not grown and not (wrong and depended):
                 break
             carried += grown

@@ -59,8 +59,8 @@ from .script_comprehensions import elements_of
 from .script_control import Merged, emit_if
 from .script_expressions import BINARY_OPERATORS, ExpressionCompiler, describe
 from .script_loops import LoopStatements
-from .script_scope import (BREAK, CONTINUE, RETURNED, UNSET, ScriptContext, Undefined, Unset, array_variable,
-                           is_bound, return_variable, same_value)
+from .script_scope import (BREAK, CONTINUE, RETURNED, UNSET, ScriptContext, Undefined, array_variable,
+                           return_variable, same_value)
 from .script_source import FunctionSource
 
 UNSUPPORTED_STATEMENTS = {
@@ -354,6 +354,11 @@ class FunctionCompiler(LoopStatements):
         if isinstance(target, ast.Subscript):
             base, index = self.expressions.compile(target.value), self.expressions.compile(target.slice)
             current = self.expressions.subscript(base, index)
+            if isinstance(base, Value) and isinstance(base.type, ListType) and is_array(current) \
+                    and current.type.rank != 0:
+                raise FrontendError(f"`{ast.unparse(target)} {symbol}= ...` writes into the array held by the "
+                                    f"list, which other names may hold too; jitc's lists hold values, so write "
+                                    f"{ast.unparse(target)} = {ast.unparse(target)} {symbol} ... instead")
             value = self.expressions.apply_operator(function, symbol + "=", current,
                                                     self.expressions.compile(statement.value))
             self.store_item(target, base, index, self.in_place_result(current, value, symbol, target))

@@ -167,6 +167,12 @@ def writes_into_a_list_element(xs: list[np.ndarray]):
     return xs[0]
 
 
+def augments_an_array_in_a_list(x):
+    items = [x, x * 2]
+    items[0] += 1.0
+    return x
+
+
 def in_place_add_of_a_float_to_ints(x):
     x += 1.5
     return x
@@ -416,6 +422,7 @@ CASES = [
     (writes_one_of_two_arrays, "'y' and 'a' may or may not be the same array", "y[0]"),
     (writes_after_putting_in_a_list, "'x' was put into a list or tuple at line", "x[0]"),
     (writes_into_a_list_element, "'first' is an array taken out of a list or tuple", "first[0]"),
+    (augments_an_array_in_a_list, "`items[0] += ...` writes into the array held by the list", "items[0] += 1.0"),
     (range_with_variable_step, "step of range() must be a non-zero int constant", "stride"),
     (range_with_zero_step, "step of range() must be a non-zero int constant", "0"),
     (range_of_float, "range() takes ints, got float 2.5", "2.5"),

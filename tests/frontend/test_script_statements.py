@@ -391,8 +391,10 @@ def nested_subscript_writes(a):
 def set_list_items(x):
     items = [x, x * 2, x * 3]
     items[1] = x * 10
-    items[-1] += x
-    return np.stack(items)
+    items[-1] = items[-1] + x
+    counts = [0, 1]
+    counts[0] += 5
+    return np.stack(items) * counts[0]
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
