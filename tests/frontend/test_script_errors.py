@@ -327,7 +327,7 @@ def unknown_numpy_attribute(x):
 
 
 def unknown_array_attribute(x):
-    return x.dtype
+    return x.strides
 
 
 def wrong_keyword(x):
@@ -453,7 +453,7 @@ CASES = [
     (calls_unsupported_numpy, "np.inv is not supported by jitc", "np.linalg.inv(x)"),
     (unknown_name, "name 'undefined_function' is not defined", "undefined_function"),
     (unknown_numpy_attribute, "has no attribute 'not_a_function'", "np.not_a_function"),
-    (unknown_array_attribute, "the ndarray attribute 'dtype' is not supported", "x.dtype"),
+    (unknown_array_attribute, "the ndarray attribute 'strides' is not supported", "x.strides"),
     (wrong_keyword, "np.sum: argument 'bogus' is not supported", "x.sum(axis=0, bogus=1)"),
     (unexpected_keyword, "ndarray.reshape(): got an unexpected keyword argument 'bogus'",
      "x.reshape(2, bogus=1)"),
