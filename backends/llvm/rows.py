@@ -112,7 +112,7 @@ def _store_row(em, result, target, dtype: DType) -> None:
 
 
 def _is_vector(type) -> bool:
-    return isinstance(type, TensorType) and type.shape[-1] != 1
+    return isinstance(type, TensorType) and bool(type.shape) and type.shape[-1] != 1
 
 
 def _row_of(em, dtype: DType, start, stride, type, length):

@@ -115,7 +115,10 @@ def _squeeze_infer(context):
         return [x]
     if axis is None:
         if any(isinstance(d, str) for d in x.shape):
-            raise context.error("squeeze without axis needs every dim known to be 1 or not")
+            raise context.error(
+                f"squeeze without axis of a {x} array: whether its dims marked '*' are 1 decides the "
+                "result's rank, which jitc must know when compiling; pass axis=... to name the dims "
+                "to remove")
         return [x.with_shape(d for d in x.shape if d != 1)]
     axes = normalize_axes(axis, len(x.shape))
     for a in axes:
