@@ -9,8 +9,6 @@ import sys
 
 import pytest
 
-from test_nn import NEEDS_NESTED_MODULES, NEEDS_TOP_LEVEL_SELF
-
 EXAMPLES = pathlib.Path(__file__).resolve().parents[1] / "examples"
 
 
@@ -21,7 +19,6 @@ def run_example(name: str) -> str:
     return result.stdout
 
 
-@NEEDS_TOP_LEVEL_SELF.with_args(raises=AssertionError)
 def test_gpt2_scripts_unchanged_and_matches_numpy():
     output = run_example("gpt2.py")
     for line in ("scripted GPT-2: matches NumPy", "scripted GPT-2, 5 tokens: matches NumPy",
@@ -29,7 +26,7 @@ def test_gpt2_scripts_unchanged_and_matches_numpy():
         assert line in output, output
 
 
-@pytest.mark.parametrize("name, steps", [pytest.param("lstm.py", (32, 5), marks=NEEDS_NESTED_MODULES),
+@pytest.mark.parametrize("name, steps", [("lstm.py", (32, 5)),
                                          ("rnn.py", (64, 3))])
 def test_recurrent_example_scripts_unchanged_and_matches_numpy(name, steps):
     output = run_example(name)

@@ -19,18 +19,6 @@ from support.processes import run_program
 BACKENDS = ["llvm", "interpreter"]
 DTYPES = [np.float32, np.float64]
 
-# What jitc.script(module) still waits for in the scripter (jitc/frontend/, owned elsewhere):
-# binding `self` of the bound `forward` it compiles, and inlining a module's call of a
-# submodule (both go through Module.__call__, whose second inlining is taken for recursion).
-# Strict: once the scripter does these, the marks must go.
-NEEDS_TOP_LEVEL_SELF = pytest.mark.xfail(
-    strict=True, raises=ValueError,
-    reason="the scripter does not bind `self` of a bound method it compiles at the top level yet")
-NEEDS_NESTED_MODULES = pytest.mark.xfail(
-    strict=True, reason="the scripter does not bind `self` of a bound method it compiles at the top "
-    "level yet, and takes Module.__call__ inlined inside Module.__call__ for recursion")
-
-
 def _rng(seed=0):
     return np.random.default_rng(seed)
 
@@ -154,7 +142,6 @@ def test_eager_forward_matches_the_formula(case, dtype):
     assert_same(layer(*args), expected, rtol=1e-5 if dtype == np.float32 else 1e-12)
 
 
-@NEEDS_TOP_LEVEL_SELF
 @pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("case", CASES, ids=lambda case: case.__name__)
@@ -320,7 +307,6 @@ class Flat(nn.Module):
         return x
 
 
-@NEEDS_TOP_LEVEL_SELF
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_scripted_flat_model_matches_eager(backend):
     model = Flat(_rng())
@@ -329,7 +315,6 @@ def test_scripted_flat_model_matches_eager(backend):
         check(compiled, model, (_normal(_rng(batch), np.float32, batch, 3),))
 
 
-@NEEDS_NESTED_MODULES
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_scripted_tree_model_matches_eager(backend):
     model = Blocks(_rng())
@@ -338,7 +323,6 @@ def test_scripted_tree_model_matches_eager(backend):
         check(compiled, model, (_normal(_rng(batch), np.float32, batch, 3),))
 
 
-@NEEDS_NESTED_MODULES
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_scripted_sequential_matches_eager(backend):
     rng = _rng(3)
@@ -346,7 +330,6 @@ def test_scripted_sequential_matches_eager(backend):
     check(jitc.script(model, backend=backend), model, (_normal(rng, np.float32, 4, 3),))
 
 
-@NEEDS_TOP_LEVEL_SELF
 def test_graph_names_parameters_by_their_paths():
     model = Flat(_rng())
     compiled = jitc.script(model)
@@ -367,7 +350,6 @@ def test_traced_module_names_parameters_by_their_paths():
     assert_same(traced(x), model(x))
 
 
-@NEEDS_TOP_LEVEL_SELF
 def test_scripted_module_keeps_the_values_it_was_compiled_with():
     model = nn.Linear(3, 2, rng=_rng())
     x = _normal(_rng(1), np.float32, 4, 3)
@@ -384,7 +366,6 @@ def test_disabled_script_returns_the_module(monkeypatch):
     assert jitc.script(model) is model
 
 
-@NEEDS_TOP_LEVEL_SELF
 def test_saved_module_loads_and_runs_in_a_fresh_process(tmp_path):
     model = Flat(_rng())
     x = _normal(_rng(1), np.float32, 5, 3)

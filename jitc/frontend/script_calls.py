@@ -37,6 +37,7 @@ from ..ir.graph import Graph, Value, copy_node_into
 from ..ir.types import NEVER, is_subtype
 from ..signature import describe as describe_type
 from ..signature import generic_type
+from .builder import is_constant
 from .numpy_api import NUMPY_API
 from .script_scope import ScriptContext
 from .script_source import FunctionSource
@@ -101,7 +102,7 @@ def inline_function(expressions: "ExpressionCompiler", function: Callable, args:
     from .scripter import FunctionCompiler
     builder = expressions.builder
     name = _name(function)
-    key = inspect.unwrap(function).__code__
+    key = (inspect.unwrap(function).__code__, id(args[0]) if args and _is_python_object(args[0]) else None)
     _check_not_recursive(expressions, key, name)
     try:
         source = FunctionSource(function)
@@ -230,8 +231,15 @@ def _call_stack(expressions: "ExpressionCompiler") -> list[tuple[Any, str]]:
     each callee being inlined (keyed by code object, or a lambda's AST)."""
     source = expressions.context.source
     stack = expressions.builder.call_stack
-    root = stack[:1] if stack else [(getattr(source.function, "__code__", None), source.name)]
+    owner = getattr(source.function, "__self__", None)
+    root = stack[:1] if stack else [((getattr(source.function, "__code__", None),
+                                      None if owner is None else id(owner)), source.name)]
     return root + stack[1:]
+
+
+def _is_python_object(value: Any) -> bool:
+    """True for a compile-time Python object such as a module's `self`."""
+    return not isinstance(value, Value) and not is_constant(value)
 
 
 def _check_not_recursive(expressions: "ExpressionCompiler", key: Any, name: str) -> None:

@@ -185,6 +185,9 @@ class FunctionCompiler(LoopStatements):
                 raise self.context.error("jitc.script supports positional parameters only, not "
                                          "*args, keyword-only parameters or **kwargs", special)
         parameters = arguments.posonlyargs + arguments.args
+        if inspect.ismethod(self.source.function) and parameters:
+            self.context.bind(parameters[0].arg, self.source.function.__self__)
+            parameters = parameters[1:]
         if param_types is not None and len(param_types) != len(parameters):
             raise ValueError(f"{self.definition.name} has {len(parameters)} parameters, "
                              f"got {len(param_types)} types")
