@@ -323,6 +323,28 @@ def test_scripted_tree_model_matches_eager(backend):
         check(compiled, model, (_normal(_rng(batch), np.float32, batch, 3),))
 
 
+class PlainListOfLayers(nn.Module):
+    """Submodules in a plain Python list, as much NumPy model code holds them."""
+
+    def __init__(self, rng):
+        super().__init__()
+        self.layers = [nn.Linear(3, 4, rng=rng), nn.Linear(4, 2, rng=rng)]
+
+    def forward(self, x):
+        for layer in self.layers:
+            x = np.tanh(layer(x))
+        return x * len(self.layers)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_scripted_plain_list_of_layers_is_unrolled(backend):
+    model = PlainListOfLayers(_rng(5))
+    compiled = jitc.script(model, backend=backend)
+    for batch in (1, 3):
+        check(compiled, model, (_normal(_rng(batch), np.float32, batch, 3),))
+    assert not any(node.kind == "prim::Loop" for node in compiled.graph.walk())
+
+
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_scripted_sequential_matches_eager(backend):
     rng = _rng(3)

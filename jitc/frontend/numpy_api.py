@@ -509,6 +509,8 @@ api.function(np.size)(lambda b, a, axis=None: b.op("np::size", a) if axis is Non
 
 @api.function(builtins.len)
 def _len(b: GraphBuilder, obj):
+    if isinstance(obj, (tuple, list)):  # known while compiling, whatever it holds
+        return len(obj)
     type = b.type_of(obj)
     if isinstance(type, ListType):
         return b.op("prim::ListLen", obj)
@@ -631,7 +633,7 @@ def _getitem(b: GraphBuilder, x, index):
 @api.function(operator.setitem)
 def _setitem(b: GraphBuilder, x, index, value):
     """`x[index] = value` as a new array value (np::index_put): the scripter
-    binds the name to it; x's own buffer is never written."""
+    and the tracer bind the array's names to it; x's own buffer is never written."""
     type = b.type_of(x)
     if not isinstance(type, TensorType):
         raise FrontendError(f"item assignment is supported on arrays only, got {type}")

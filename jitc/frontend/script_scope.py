@@ -130,7 +130,10 @@ class ScriptContext:
         if isinstance(found, tuple):
             return tuple(self.import_object(item, name) for item in found)
         if isinstance(found, list):
-            return self.builder.value([self.import_object(item, name) for item in found])
+            items = [self.import_object(item, name) for item in found]
+            if all(isinstance(item, (Value, tuple)) or is_constant(item) for item in items):
+                return self.builder.value(items)
+            return tuple(items)  # a list of modules or functions: unrolled wherever it is used
         return found
 
     def _array_constant(self, array: np.ndarray | np.generic, name: str) -> Value:
