@@ -112,7 +112,7 @@ def test_graph_dot(model, capsys):
     assert status == 0
     assert out.startswith('digraph "two_outputs" {') and out.rstrip().endswith("}")
     assert '[label="np::matmul"]' in out and '[label="np::tanh"]' in out
-    assert 'input0 [shape=ellipse, label="%x : Tensor"]' in out
+    assert 'input0 [shape=ellipse, label="%x : Double(*, *)"]' in out  # the graph of the called version
     assert '-> return [label="%' in out
 
 
