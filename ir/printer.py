@@ -103,8 +103,10 @@ def _print_block_body(block: Block, namer: Namer, depth: int, lines: list[str], 
         _print_node(node, namer, depth, lines, with_source)
 
 
-def print_graph(graph: Graph, with_source: bool = True) -> str:
-    namer = Namer()
+def print_graph(graph: Graph, with_source: bool = True, namer: Namer | None = None) -> str:
+    """The graph's text; `namer`, when given, keeps the names it gave (for
+    analyses that print values by the names the graph's text uses)."""
+    namer = Namer() if namer is None else namer
     lines = [f"graph({_typed(namer, graph.params)}):"]
     _print_block_body(graph.block, namer, 1, lines, with_source)
     lines.append(f"{INDENT}return ({', '.join(namer(v) for v in graph.returns)})")
