@@ -7,6 +7,7 @@ pointers of the graph's tensor constants. On success the results are
 flattened into `results` (every array there owned by the caller, allocated
 with malloc) and 0 is returned; otherwise the code of an `ErrorTable` entry,
 with its arguments in the context. Either way the arena is empty on return.
+Values that the memory plan puts in one slot share one arena buffer.
 """
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from llvmlite import ir
 
 from ...ir.graph import Block, Graph, Node
 from ...ir.ops import get_op
+from ...ir.passes.plan_memory import materialises, plan_memory
 from ...ir.types import ListType, TensorType, TupleType, Type
 from .. import UnsupportedOpError
 from .elementwise import lower_elementwise, lower_fusion_group
@@ -32,9 +34,11 @@ class GraphCodegen:
     """Lowers one specialised graph; `NODE_LOWERINGS` (lowerings.py) and the
     elementwise table do the ops, this class the blocks and the boundary."""
 
-    def __init__(self, graph: Graph, entry: str = ENTRY):
+    def __init__(self, graph: Graph, entry: str = ENTRY, plan: bool = True):
         self.graph = graph
         self.entry = entry
+        self.plan = plan_memory(graph) if plan else None  # where materialised values live; None: each its own
+        self._slots: dict[int, ir.Value] = {}
         self.module = ir.Module(name=graph.name)
         self.errors = ErrorTable()
         function = ir.Function(self.module, ir.FunctionType(I32, [I64P, I64P, I64P, I64P]), entry)
@@ -78,10 +82,25 @@ class GraphCodegen:
     def lower_block(self, block: Block, env: dict) -> list:
         for node in block.nodes:
             self.em.source = str(node.source) if node.source else None
+            self.em.allocations.clear()  # a node's output may take a slot only if the node allocated it
             outputs = self.lower_node(node, env)
+            self.follow_plan(node, outputs)
             for value, result in zip(node.outputs, outputs):
                 env[value] = result
         return [env[v] for v in block.returns]
+
+    def follow_plan(self, node: Node, outputs: list) -> None:
+        """Put the buffer `node` made into the slot the memory plan gives it.
+        A lowering that made no buffer of its own (its output views an input)
+        breaks the plan's premise: the rest of the graph is then not planned."""
+        slot = None if self.plan is None or not materialises(node) else self.plan.slot_of(node.output)
+        if slot is None:
+            return
+        if slot not in self._slots:
+            self._slots[slot] = self.em.arena_slot()
+        in_place = self.plan.in_place_of(node.output) is not None
+        if not self.em.place_in_slot(outputs[0].data, self._slots[slot], in_place):
+            self.plan = None
 
     def lower_node(self, node: Node, env: dict) -> list:
         inputs = [env[v] for v in node.inputs]

@@ -9,7 +9,7 @@ from typing import Sequence
 from llvmlite import ir
 
 from ...ir.types import DType
-from .layout import F16, F32, F64, I1, I8, I8P, I64, NativeTensor, register_type, storage_type
+from .layout import F16, F32, F64, I1, I8, I8P, I64, I64P, NativeTensor, register_type, storage_type
 from .runtime import ERROR_ARG_OFFSET, ERROR_ARGS, declare, emit_runtime
 
 
@@ -49,6 +49,7 @@ class FunctionEmitter:
         self.ctx = function.args[0]
         self.errors = errors
         self.source: str | None = None  # of the node being lowered, for error messages
+        self.allocations: dict = {}  # tensor data from `allocate` -> its jitc_alloc call, for place_in_slot
         self.runtime = emit_runtime(module)
         entry = function.append_basic_block("entry")
         self.alloca_builder = ir.IRBuilder(entry)
@@ -140,10 +141,35 @@ class FunctionEmitter:
 
     # -- memory -----------------------------------------------------------------------
     def allocate_bytes(self, nbytes: ir.Value) -> ir.Value:
-        pointer = self.builder.call(self.runtime["alloc"], [self.ctx, nbytes])
+        return self._allocate_bytes(nbytes)[0]
+
+    def _allocate_bytes(self, nbytes: ir.Value) -> tuple:
+        """A new arena buffer, and its jitc_alloc call with the operands `place_in_slot` replaces."""
+        no_slot, not_exact = ir.Constant(I64P, None), ir.Constant(I1, 0)  # this call's own objects
+        pointer = self.builder.call(self.runtime["alloc"], [self.ctx, nbytes, no_slot, not_exact])
         with self.builder.if_then(self.builder.icmp_unsigned("==", pointer, ir.Constant(I8P, None)), likely=False):
             self.fail(self.errors.memory, [nbytes])
-        return pointer
+        return pointer, (pointer, no_slot, not_exact)
+
+    def arena_slot(self) -> ir.Value:
+        """An empty slot of the memory plan (buffer, capacity, bytes in use), for jitc_alloc."""
+        slot = self.alloca_builder.alloca(I64, size=3, name="arena.slot")
+        for index in range(3):
+            self.alloca_builder.store(const(0), self.alloca_builder.gep(slot, [const(index)]))
+        return slot
+
+    def place_in_slot(self, data: ir.Value, slot: ir.Value, exact: bool) -> bool:
+        """Make the allocation that gave tensor data `data` take `slot`'s
+        buffer (jitc_alloc in runtime.py says when it can); False if `data`
+        does not come straight from `allocate`."""
+        allocation = self.allocations.get(data)
+        if allocation is None:
+            return False
+        call, no_slot, not_exact = allocation
+        call.replace_usage(no_slot, slot)
+        if exact:
+            call.replace_usage(not_exact, ir.Constant(I1, 1))
+        return True
 
     def with_overflow(self, operation: str, x: ir.Value, y: ir.Value) -> tuple[ir.Value, ir.Value]:
         """(x op y, whether it overflowed) on i64, for op sadd, ssub or smul."""
@@ -171,7 +197,9 @@ class FunctionEmitter:
         """A fresh C-contiguous tensor in the arena."""
         shape = list(shape)
         nbytes = self.checked_size([*shape, const(dtype.itemsize)])
-        data = self.builder.bitcast(self.allocate_bytes(nbytes), storage_type(dtype).as_pointer())
+        pointer, allocation = self._allocate_bytes(nbytes)
+        data = self.builder.bitcast(pointer, storage_type(dtype).as_pointer())
+        self.allocations[data] = allocation
         return NativeTensor(dtype, data, shape, self.contiguous_strides(shape))
 
     def contiguous_strides(self, shape: Sequence[ir.Value]) -> list:

@@ -1,9 +1,10 @@
-"""The per-call arena, emitted into every module as three internal functions.
+"""The per-call arena, emitted into every module as internal functions.
 
 Every buffer compiled code allocates is recorded in a context the caller
 passes in (one per call, so concurrent calls share nothing). On the way out
 the outputs are *stolen* from the arena (ownership passes to NumPy) and the
-rest is freed, on success and on error alike.
+rest is freed, on success and on error alike. Values that the memory plan
+(ir/passes/plan_memory.py) puts in one slot reuse one arena buffer.
 
 Context layout, i64 slots: [count, capacity, entries, error args...], where
 entries points at `capacity` pairs (pointer, bytes).
@@ -39,7 +40,9 @@ def emit_runtime(module: ir.Module) -> dict[str, ir.Function]:
     """jitc_alloc, jitc_steal and jitc_release, defined in `module` on first use."""
     if "jitc_alloc" in module.globals:
         return {name: module.globals[f"jitc_{name}"] for name in ("alloc", "steal", "release")}
-    return {"alloc": _emit_alloc(module), "steal": _emit_steal(module), "release": _emit_release(module)}
+    steal = _emit_steal(module)
+    return {"alloc": _emit_alloc(module, _emit_arena_alloc(module), steal), "steal": steal,
+            "release": _emit_release(module)}
 
 
 def _function(module, name, result, args) -> tuple[ir.Function, ir.IRBuilder]:
@@ -48,9 +51,42 @@ def _function(module, name, result, args) -> tuple[ir.Function, ir.IRBuilder]:
     return function, ir.IRBuilder(function.append_basic_block("entry"))
 
 
-def _emit_alloc(module):
-    """jitc_alloc(ctx, bytes) -> pointer, or null when out of memory."""
-    function, b = _function(module, "jitc_alloc", I8P, [I64P, I64])
+def _emit_alloc(module, arena_alloc, steal):
+    """jitc_alloc(ctx, bytes, slot, exact) -> pointer, or null when out of memory.
+
+    `slot` is null, or a slot of the memory plan: i64[3] holding a buffer
+    of the arena, its capacity and the bytes of the value it holds now.
+    The slot's buffer is reused when it has room; when `exact`, the value
+    it holds is an input written in place, and only a buffer of exactly
+    that many bytes is reused (anything else means the input was
+    broadcast). Otherwise a new buffer takes the slot's place, freeing the
+    old one unless `exact` (then the input is still being read)."""
+    function, b = _function(module, "jitc_alloc", I8P, [I64P, I64, I64P, I1])
+    ctx, nbytes, slot, exact = function.args
+    with b.if_then(b.icmp_unsigned("==", slot, ir.Constant(I64P, None))):
+        b.ret(b.call(arena_alloc, [ctx, nbytes]))
+    held, capacity, used = (b.load(_slot(b, slot, index)) for index in range(3))
+    present = b.icmp_unsigned("!=", held, ir.Constant(I64, 0))
+    room = b.select(exact, b.icmp_unsigned("==", used, nbytes), b.icmp_unsigned(">=", capacity, nbytes))
+    with b.if_then(b.and_(present, room)):
+        b.store(nbytes, _slot(b, slot, 2))
+        b.ret(b.inttoptr(held, I8P))
+    with b.if_then(b.and_(present, b.not_(exact))):
+        old = b.inttoptr(held, I8P)
+        with b.if_then(b.call(steal, [ctx, old, capacity])):
+            b.call(libc(module, "free"), [old])
+    pointer = b.call(arena_alloc, [ctx, nbytes])
+    with b.if_then(b.icmp_unsigned("==", pointer, ir.Constant(I8P, None)), likely=False):
+        b.ret(pointer)
+    for index, value in enumerate((b.ptrtoint(pointer, I64), nbytes, nbytes)):
+        b.store(value, _slot(b, slot, index))
+    b.ret(pointer)
+    return function
+
+
+def _emit_arena_alloc(module):
+    """jitc_arena_alloc(ctx, bytes) -> a new buffer owned by the arena, or null when out of memory."""
+    function, b = _function(module, "jitc_arena_alloc", I8P, [I64P, I64])
     ctx, nbytes = function.args
     size = b.select(b.icmp_unsigned("==", nbytes, ir.Constant(I64, 0)), ir.Constant(I64, 1), nbytes)
     pointer = b.call(libc(module, "malloc"), [size])
