@@ -161,6 +161,14 @@ class CompiledFunction:
         """The machine code (assembly) of the version that runs for these arguments."""
         return self._native_listing("asm", args, kwargs)
 
+    def memory_plan(self, *args, **kwargs):
+        """The memory plan of the version that runs for these arguments, in
+        bytes for them: its planned peak against the sum of all its buffers,
+        and where each value lives (a `MemoryReport`; print it)."""
+        from .ir.passes.plan_memory import plan_memory
+        values = self.bind(args, kwargs)
+        return plan_memory(self.specialization_for(values).graph).report(*values)
+
     def _native_listing(self, what: str, args, kwargs) -> str:
         specialization = self.specialization_for(self.bind(args, kwargs))
         listing = getattr(specialization.run, what, None)
