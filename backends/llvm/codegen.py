@@ -16,7 +16,8 @@ from llvmlite import ir
 
 from ...ir.graph import Block, Graph, Node
 from ...ir.ops import get_op
-from ...ir.passes.plan_memory import materialises, plan_memory
+from ...ir.passes.buffer_liveness import materialises
+from ...ir.passes.plan_memory import plan_memory
 from ...ir.types import ListType, TensorType, TupleType, Type
 from .. import UnsupportedOpError
 from .elementwise import lower_elementwise, lower_fusion_group

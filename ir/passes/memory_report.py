@@ -17,7 +17,8 @@ import numpy as np
 from ..graph import Value
 from ..interpreter import Interpreter
 from ..types import ANY_DIM, TensorType
-from .plan_memory import Buffer, MemoryPlan, dim_symbol, size_symbol
+from .plan_memory import Buffer, MemoryPlan
+from .symbolic_shapes import dim_symbol, size_symbol
 
 
 @dataclass(frozen=True)

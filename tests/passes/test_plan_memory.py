@@ -16,7 +16,6 @@
 from __future__ import annotations
 
 import pathlib
-import re
 import sys
 
 import numpy as np
@@ -31,7 +30,8 @@ from jitc.ir.interpreter import Interpreter, run_graph
 from jitc.ir.ops import Group, get_op
 from jitc.ir.parser import parse_graph
 from jitc.ir.passes import optimize, run_pipeline
-from jitc.ir.passes.plan_memory import MATERIALISING_GROUPS, materialises, plan_memory
+from jitc.ir.passes.buffer_liveness import MATERIALISING_GROUPS, materialises
+from jitc.ir.passes.plan_memory import plan_memory
 from jitc.ir.printer import print_graph
 from jitc.ir.types import ScalarType
 from jitc.ir.verifier import verify
@@ -202,7 +202,8 @@ def _every_kind_of_output(x, y):
     g = np.exp(x)[[0, 2]]
     p = np.cos(x)
     p[p > 0.5] = 0.0
-    return c, s, q + b, x.reshape(-1) * np.float32(y), np.tanh(x[1:].T) * 2.0, m @ x[:1], m, g, p
+    return (c, s, q + b, x.reshape(-1) * np.float32(y), np.tanh(x[1:].T) * 2.0, m @ x[:1], m, g, p,
+            np.clip(x, 0.0, 1.0), np.sum(x, axis=0))
 
 
 def test_every_kind_of_output_is_what_the_llvm_lowerings_make():
