@@ -60,10 +60,6 @@ class IndexPlan:
     def is_advanced(self, step: Step) -> bool:
         return step.kind in ("ids", "mask") or (step.kind == "int" and self.block is not None)
 
-    @property
-    def advanced(self) -> list[Step]:
-        return [step for step in self.steps if self.is_advanced(step)]
-
 
 def group_parts(items: Sequence[str], parts: Sequence) -> list[tuple]:
     """The parts of each item, in the order of `items`."""
