@@ -27,7 +27,7 @@ from .numpy_api import (NUMPY_API, _concatenate, _creation_binder, _shape, _shap
 api = NUMPY_API
 
 
-# -- helpers ------------------------------------------------------------------------------------------
+# -- helpers -------------------------------------------------------------------------------------------------
 def _as_array(b: GraphBuilder, a: Any) -> Any:
     """`a` as a tensor value: Python scalars become 0-d arrays, as np.asarray makes them."""
     if isinstance(b.type_of(a), ScalarType):
@@ -88,7 +88,7 @@ def _with_dtype(b: GraphBuilder, arrays: list, dtype: DType | None) -> list:
     return [a if b.type_of(a).dtype == dtype else b.op("np::astype", a, dtype=dtype) for a in arrays]
 
 
-# -- axes -----------------------------------------------------------------------------------------------
+# -- axes ----------------------------------------------------------------------------------------------------
 @api.function(np.swapaxes)
 def _swapaxes(b: GraphBuilder, a, axis1, axis2):
     rank = _rank(b, a, "np.swapaxes")
@@ -114,7 +114,7 @@ def _moveaxis(b: GraphBuilder, a, source, destination):
     return b.op("np::transpose", a, axes=tuple(order))
 
 
-# -- at least n dims, stacking ----------------------------------------------------------------------------
+# -- at least n dims, stacking -------------------------------------------------------------------------------
 def _at_least(b: GraphBuilder, a, ndim: int):
     """np.atleast_1d/2d/3d of one array: size-1 axes added as NumPy places them."""
     a = _as_array(b, a)
@@ -172,7 +172,7 @@ def _vstack(b: GraphBuilder, tup, *, dtype=None, casting="same_kind"):
     return _join(b, "np.vstack", tup, 2, lambda rank: 0, lambda rank: rank >= 1)
 
 
-# -- splitting --------------------------------------------------------------------------------------------
+# -- splitting -----------------------------------------------------------------------------------------------
 def _section_count(b: GraphBuilder, sections, function: str) -> int:
     count = b.constant_of(sections)
     if count is UNKNOWN and isinstance(b.type_of(sections), ListType):
@@ -237,7 +237,7 @@ api.function(np.split)(_split_binder("np.split", equal=True))
 api.function(np.array_split)(_split_binder("np.array_split", equal=False))
 
 
-# -- creation from an array's shape and dtype ---------------------------------------------------------------
+# -- creation from an array's shape and dtype ----------------------------------------------------------------
 api.function(np.empty)(_creation_binder("np::zeros"))
 
 
@@ -273,7 +273,7 @@ api.function(np.ones_like)(_like_binder("np.ones_like", "np::ones", False))
 api.function(np.full_like)(_like_binder("np.full_like", "np::full", True))
 
 
-# -- products -----------------------------------------------------------------------------------------------
+# -- products ------------------------------------------------------------------------------------------------
 @api.function(np.outer)
 def _outer(b: GraphBuilder, a, b_, out=None):
     _unsupported_keywords("np.outer", out=out)
@@ -282,7 +282,7 @@ def _outer(b: GraphBuilder, a, b_, out=None):
     return b.op("np::multiply", column, row)
 
 
-# -- attributes -----------------------------------------------------------------------------------------------
+# -- attributes ----------------------------------------------------------------------------------------------
 @api.attribute("dtype")
 def _dtype(b: GraphBuilder, a):
     """The NumPy dtype, a compile-time constant (`x.astype(y.dtype)`)."""
@@ -293,7 +293,7 @@ def _dtype(b: GraphBuilder, a):
     return dtype.numpy
 
 
-# -- math on Python scalars -------------------------------------------------------------------------------------
+# -- math on Python scalars ----------------------------------------------------------------------------------
 def _float64(b: GraphBuilder, x) -> Value:
     """`x` as math sees it: converted to a Python float, here a 0-d float64 array."""
     return b.op("prim::NumToTensor", b.op("prim::Float", x))

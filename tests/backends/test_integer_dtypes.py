@@ -31,7 +31,7 @@ def full_range(dtype, shape, low=None):
     return values
 
 
-# -- arithmetic and comparisons ----------------------------------------------------------------------
+# -- arithmetic and comparisons ------------------------------------------------------------------------------
 def arithmetic(x, y):
     return x + y, x - y, x * y, x // y, x % y, -x, x ** 3, abs(x), np.sign(x), np.square(y)
 
@@ -159,7 +159,7 @@ def test_uint64_compares_with_any_python_int(n):
     check_script(compare_int, x, n)
 
 
-# -- casts ---------------------------------------------------------------------------------------------------------
+# -- casts ---------------------------------------------------------------------------------------------------
 def cast_all(x):
     return (x.astype(np.uint8), x.astype(np.int8), x.astype(np.uint16), x.astype(np.int16),
             x.astype(np.uint32), x.astype(np.int32), x.astype(np.uint64), x.astype(np.int64),
@@ -211,7 +211,7 @@ def test_large_floats_into_wide_unsigned(dtype):
     check_script(to_uint64, np.array([2.0 ** 63, 1.5e19, 2.0 ** 64 - 2 ** 40, 2.0 ** 62, 3.0], dtype))
 
 
-# -- reductions --------------------------------------------------------------------------------------------------------
+# -- reductions ----------------------------------------------------------------------------------------------
 def reductions(x):
     return (x.sum(), x.sum(axis=0), np.prod(x, axis=-1), x.max(), x.min(axis=1), x.argmax(), x.argmin(axis=0),
             x.mean(), x.mean(axis=1), np.any(x, axis=0), np.all(x), x.var(axis=0), x.std())
@@ -229,7 +229,7 @@ def test_sum_of_uint8_is_uint64():
     assert result[0].dtype == np.uint64 and result[0] == 255 * 12
 
 
-# -- call-time checks -------------------------------------------------------------------------------------------------------
+# -- call-time checks ----------------------------------------------------------------------------------------
 def double(x):
     return x * 2
 
@@ -272,7 +272,7 @@ def test_complex_dtypes_in_code_are_script_errors(function):
         jitc.script(function, backend=BACKEND)(np.ones(2))
 
 
-# -- the text form --------------------------------------------------------------------------------------------------------------
+# -- the text form -------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("dtype", [DType.UINT8, DType.UINT16, DType.UINT32, DType.UINT64])
 def test_unsigned_types_print_and_parse(dtype):
     text = (f"graph(%x : {TensorType(dtype, ('*', 3))}):\n"

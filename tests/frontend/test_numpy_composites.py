@@ -25,7 +25,7 @@ def arrays(dtype, *shapes):
     return tuple(RNG.standard_normal(shape).astype(dtype) for shape in shapes)
 
 
-# -- split ---------------------------------------------------------------------------------------------
+# -- split ---------------------------------------------------------------------------------------------------
 def split_three_indexed(x):
     parts = np.split(x, 3, axis=-1)
     return parts[0] + parts[1] * parts[2]
@@ -316,7 +316,7 @@ def test_empty(dtype):
     assert not result[0].any()
 
 
-# -- outer ------------------------------------------------------------------------------------------------------
+# -- outer ---------------------------------------------------------------------------------------------------
 def outer(x, y):
     return np.outer(x, y)
 
@@ -331,7 +331,7 @@ def test_outer_promotes():
     check_script(outer, *arrays(np.float32, (3,)), np.arange(4, dtype=np.int64))
 
 
-# -- dtype --------------------------------------------------------------------------------------------------------
+# -- dtype ---------------------------------------------------------------------------------------------------
 def cast_like(x, y):
     return x.astype(y.dtype), np.zeros(3, dtype=x.dtype), np.ones((2, 2), y.dtype)
 
@@ -354,7 +354,7 @@ def test_dtype_attribute_decides_at_compile_time():
     check_script(dtype_kind, np.arange(3))
 
 
-# -- math on scalar values -------------------------------------------------------------------------------------------
+# -- math on scalar values -----------------------------------------------------------------------------------
 def math_float(a: float):
     return (math.sqrt(a) + math.exp(a) + math.log(a) + math.log(a, 2) + math.pow(a, 1.5) + math.fabs(-a),
             math.floor(a), math.ceil(a), math.isnan(a), math.isinf(a), math.isfinite(a),
@@ -394,7 +394,7 @@ def test_math_on_array_elements(dtype):
     check_script(math_on_array_element, np.array([4.0, 100.0], dtype))
 
 
-# -- NumPy scalar constructors ------------------------------------------------------------------------------------------
+# -- NumPy scalar constructors -------------------------------------------------------------------------------
 def scalar_constructors(a: float, n: int):
     return np.float32(a), np.float64(n), np.int64(a), np.int32(n), np.float32(a) * 2
 
