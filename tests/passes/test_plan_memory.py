@@ -106,7 +106,7 @@ def _liveness(graph):
             point = end if isinstance(user, Block) else index[user]
             for base in held:
                 live[base][1] = max(live[base][1], point)
-    return live, end
+    return live, end, bases
 
 
 def _plan_and_walk(graph, args, in_place=True):
@@ -114,8 +114,8 @@ def _plan_and_walk(graph, args, in_place=True):
     sizes = _Sizes(graph)
     with np.errstate(all="ignore"):
         sizes.run(*args)
-    live, end = _liveness(graph)
-    return plan, plan.report(*args), live, end, sizes.nbytes
+    live, end, bases = _liveness(graph)
+    return plan, plan.report(*args), live, end, sizes.nbytes, bases
 
 
 @settings(suppress_health_check=[HealthCheck.too_slow])
@@ -123,7 +123,7 @@ def _plan_and_walk(graph, args, in_place=True):
 def test_planned_peak_against_the_bytes_live_at_each_node(case):
     graph, args = case
     note(print_graph(graph))
-    plan, report, live, end, nbytes = _plan_and_walk(graph, args, in_place=False)
+    plan, report, live, end, nbytes, _ = _plan_and_walk(graph, args, in_place=False)
     assert {b.value for b in plan.buffers} == set(live)
     assert report.nbytes == {value: nbytes[value] for value in live}
     most_live = max((sum(nbytes[v] for v, (first, last) in live.items() if first <= point <= last)
@@ -141,7 +141,7 @@ def test_planned_peak_against_the_bytes_live_at_each_node(case):
 def test_buffers_of_one_slot_are_never_live_together(case):
     graph, args = case
     note(print_graph(graph))
-    plan, report, live, end, nbytes = _plan_and_walk(graph, args)
+    plan, report, live, end, nbytes, bases = _plan_and_walk(graph, args)
     returned = {v for v, (_, last) in live.items() if last == end}
     for buffer in plan.buffers:
         assert (buffer.slot is None) == (buffer.value in returned)
@@ -150,11 +150,11 @@ def test_buffers_of_one_slot_are_never_live_together(case):
         for earlier, later in zip(members, members[1:]):
             overlap = live[earlier.value][1] - live[later.value][0]
             node = later.value.producer
+            read_otherwise = any(earlier.value in bases.get(other, ()) for other in node.inputs
+                                 if other is not earlier.value)
             writes_over = (later.in_place_of is earlier.value and overlap == 0 and earlier.value in node.inputs
-                           and earlier.value.type.dtype == later.value.type.dtype)
+                           and earlier.value.type.dtype == later.value.type.dtype and not read_otherwise)
             assert overlap < 0 or writes_over, f"{earlier.name} and {later.name} are live together in slot {slot}"
-        for member in members:  # the slot holds each of its buffers
-            assert report.nbytes[member.value] <= max(report.nbytes[m.value] for m in members)
 
 
 # -- what the backend does ----------------------------------------------------------------------------------------
