@@ -2,11 +2,11 @@
 may share, computed as an analysis (the graph is not changed). Backends
 follow the plan; `MemoryPlan.report(*args)` states it in bytes.
 
-    %a : Float(N) = np::exp(%x)        %a : Float(N)  4*N bytes  live 0-1  slot 0
-    %b : Float(N) = np::matmul(%a, %w) %b : Float(N)  4*N bytes  live 1-2  slot 1
-    %c : Float(N) = np::tanh(%b)       %c : Float(N)  4*N bytes  live 2-3  slot 1, in place of %b
-    %d : Float(N) = np::sin(%c)        %d : Float(N)  4*N bytes  live 3-4  slot 0
-    %e : Float(N) = np::cos(%d)        %e : Float(N)  4*N bytes  live 4-end  own buffer (returned)
+    %a : Float(N) = np::exp(%x)         %a : Float(N)  4*N bytes  live 0-1  slot 0
+    %b : Float(N) = np::matmul(%w, %a)  %b : Float(N)  4*N bytes  live 1-2  slot 1
+    %c : Float(N) = np::tanh(%b)        %c : Float(N)  4*N bytes  live 2-3  slot 1, in place of %b
+    %d : Float(N) = np::matmul(%w, %c)  %d : Float(N)  4*N bytes  live 3-4  slot 0
+    %e : Float(N) = np::cos(%d)         %e : Float(N)  4*N bytes  live 4-end  own buffer (returned)
 
 A buffer lives from its definition to the last use of it or of any value
 that may alias it, in the program points of buffer_liveness.py (a use in a
@@ -143,8 +143,8 @@ class MemoryPlan:
         return MemoryReport.of(self, args)
 
     def __str__(self) -> str:
-        lines = [f"memory plan: {len(self.buffers)} buffers in {self.slot_count} slots, "
-                 f"peak {self.peak} bytes, {self.total} bytes without reuse"]
+        lines = [f"memory plan: {len(self.buffers)} buffers in {self.slot_count} slots",
+                 f"  peak: {self.peak} bytes", f"  without reuse: {self.total} bytes"]
         lines += ["  " + buffer.line(self.names, self.end_point) for buffer in self.buffers]
         lines += [f"  slot {slot}: {self.slot_bytes(slot)} bytes" for slot in range(self.slot_count)]
         return "\n".join(lines) + "\n"
