@@ -55,6 +55,7 @@ from .builder import GraphBuilder, is_constant
 from .numpy_api import NUMPY_API
 from .script_aliases import ArrayWrites, arrays_in, display, hint, is_array, is_hidden, replay
 from .script_analysis import always_returns, assigned_names, first_return, live_after_each, mutated_list
+from .script_calls import make_lambda
 from .script_comprehensions import elements_of
 from .script_control import Merged, emit_if
 from .script_expressions import BINARY_OPERATORS, ExpressionCompiler, describe
@@ -70,8 +71,8 @@ UNSUPPORTED_STATEMENTS = {
     ast.Raise: "'raise' is not supported yet; use assert",
     ast.Global: "'global' is not supported: a scripted function cannot assign names outside it",
     ast.Nonlocal: "'nonlocal' is not supported: a scripted function cannot assign names outside it",
-    ast.FunctionDef: "nested function definitions are not supported; define the function at "
-                     "module level and inline what it computes",
+    ast.FunctionDef: "a nested function whose body is more than one `return` is not supported; define it "
+                     "at module level (jitc inlines calls to it)",
     ast.AsyncFunctionDef: "nested function definitions are not supported",
     ast.ClassDef: "class definitions inside a scripted function are not supported",
     ast.Import: "'import' inside a scripted function is not supported; import at module level",
@@ -322,6 +323,16 @@ class FunctionCompiler(LoopStatements):
         with self.context.located(call):
             self.context.bind(name, self.builder.op(kind, items, argument))
         return True
+
+    def visit_FunctionDef(self, statement: ast.FunctionDef, live_out: set[str]) -> None:
+        """A nested `def f(...): return expr` is `f = lambda ...: expr`: its
+        calls are inlined and read the enclosing variables as they are then."""
+        body = statement.body[1:] if ast.get_docstring(statement) is not None else statement.body
+        if statement.decorator_list or len(body) != 1 or not isinstance(body[0], ast.Return):
+            raise self.context.error(UNSUPPORTED_STATEMENTS[ast.FunctionDef], statement)
+        returned = body[0].value if body[0].value is not None else ast.copy_location(ast.Constant(None), body[0])
+        function = ast.copy_location(ast.Lambda(args=statement.args, body=returned), statement)
+        self.context.bind(statement.name, make_lambda(self.expressions, function))
 
     def visit_Assert(self, statement: ast.Assert, live_out: set[str]) -> None:
         """A runtime check; one known to hold now emits nothing."""

@@ -69,8 +69,9 @@ def uses_nonlocal():
 
 def uses_nested_def(x):
     def inner(y):
-        return y
-    return x
+        z = y * 2
+        return z
+    return inner(x)
 
 
 def uses_class(x):
@@ -406,7 +407,7 @@ CASES = [
     (assert_with_computed_message, "the message of an assert must be a constant", "x.max()"),
     (uses_global, "'global'", "global GAIN"),
     (uses_nonlocal(), "'nonlocal'", "nonlocal y"),
-    (uses_nested_def, "nested function definitions", "def inner(y):"),
+    (uses_nested_def, "a nested function whose body is more than one `return`", "def inner(y):"),
     (uses_class, "class definitions", "class Local:"),
     (uses_import, "'import'", "import math"),
     (uses_del, "'del'", "del y"),

@@ -326,6 +326,16 @@ def star_unpacking(x):
     return first + last, len(middle), np.stack(rest), head
 
 
+def nested_helper(x, scale: float):
+    def step(v, k=2.0):
+        """A one-return helper: inlined where it is called."""
+        return np.tanh(v * scale) * k
+
+    for i in range(3):
+        x = step(x) + i
+    return step(x, 1.0)
+
+
 def break_in_unrolled_loop(x, limit: float):
     total = x * 0
     for scale in (1.0, 2.0, 3.0, 4.0):
@@ -345,6 +355,7 @@ def test_for_over_sequences(dtype):
     check_both(enumerate_and_zip, *[(normal(rng, dtype, n, 2), normal(rng, dtype, n + 1, 2)) for n in SIZES])
     check_both(zip_of_split_lists, *[(normal(rng, dtype, n, 4),) for n in SIZES])
     check_both(star_unpacking, *[(normal(rng, dtype, 4 * n, 2),) for n in SIZES])
+    check_both(nested_helper, *[(normal(rng, dtype, n), 0.5) for n in SIZES])
     check_both(break_in_unrolled_loop, *[(normal(rng, dtype, n) + 1, limit) for n in SIZES for limit in (-1.0, 2.0)])
 
 
