@@ -475,7 +475,7 @@ for _dtype in (d for d in DType if not d.is_complex):  # complex numbers are not
     api.function(_dtype.numpy.type)(_scalar_constructor)
 
 
-@api.function(np.asarray, np.array)
+@api.function(np.asarray)
 def _asarray(b: GraphBuilder, a, dtype=None, order=None, *, copy=None, like=None, device=None, **kwargs):
     if isinstance(a, (list, tuple)) and all(is_constant(item) for item in a):
         a = b.value(np.asarray(a))
@@ -484,6 +484,18 @@ def _asarray(b: GraphBuilder, a, dtype=None, order=None, *, copy=None, like=None
     elif _all_scalars(b, [a]):
         a = b.op("prim::NumToTensor", a)
     return a if dtype is None else b.op("np::astype", a, dtype=as_dtype(dtype))
+
+
+@api.function(np.array)
+def _array(b: GraphBuilder, object, dtype=None, *, copy=True, order="K", subok=False, ndmin=0, like=None):
+    """np.array copies an array unless copy=False, so writes to the result
+    never reach the argument."""
+    if ndmin:
+        raise FrontendError("np.array: argument 'ndmin' is not supported by jitc")
+    made = _asarray(b, object, dtype)
+    if made is object and b.static(copy, "copy") is not False:
+        return _copy(b, made)
+    return made
 
 
 # -- queries ---------------------------------------------------------------------------------------

@@ -514,6 +514,19 @@ def view_of_a_parameter(a):
     return a.sum()
 
 
+def copies_are_not_views(x):
+    kept, asarray_view = np.array(x), np.asarray(x)
+    kept[0] = 100.0
+    asarray_view[-1] = -1.0  # np.asarray of an array is the array itself: the caller sees this
+    return kept, np.array(x, dtype=np.float64), np.array(x, copy=False)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_np_array_copies_and_np_asarray_does_not(dtype):
+    rng = np.random.default_rng(7)
+    check_both(copies_are_not_views, *[(normal(rng, dtype, n),) for n in SIZES])
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_views_and_names_of_one_array_see_writes(dtype):
     rng = np.random.default_rng(6)
