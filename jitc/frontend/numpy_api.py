@@ -636,6 +636,9 @@ def _read_index(b: GraphBuilder, x, items: list):
 def _getitem(b: GraphBuilder, x, index):
     type = b.type_of(x)
     if isinstance(type, ListType):
+        if isinstance(index, slice):
+            raise FrontendError("slicing a list is not supported yet; loop over "
+                                "range(start, len(items)) and index the list instead")
         return b.op("prim::ListIndex", x, index)
     if isinstance(type, TupleType):
         return b.op("prim::TupleIndex", x, index=b.static_int(index, "a tuple index"))

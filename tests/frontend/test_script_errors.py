@@ -399,7 +399,12 @@ def decorated(x):
     return undefined_function(x)
 
 
+def slices_a_list(xs: list[np.ndarray]):
+    return xs[1:]
+
+
 CASES = [
+    (slices_a_list, "slicing a list is not supported yet", "xs[1:]"),
     (uses_while_else, "'while ... else' is not supported", "x = x + 1"),
     (uses_with, "'with'", 'with open("f") as f:'),
     (uses_try, "'try'", "try:"),

@@ -129,7 +129,7 @@ def loop_over_list_argument(xs):
     for i in range(len(xs)):
         total = total + xs[i] * (i + 1)
     smallest = xs[0]
-    for x in xs[1:]:
+    for x in xs:
         smallest = np.minimum(smallest, x)
     return total, smallest
 
