@@ -16,21 +16,10 @@ import pytest
 
 import jitc
 from corpus import CASES
-from support.backend_checks import check
+from support.backend_checks import check, scripted
 from support.corpus import FLOAT_DTYPES
 
 BACKENDS = ["llvm", "interpreter"]
-_SCRIPTED: dict = {}
-
-
-def scripted(function, backend: str):
-    """`function` scripted for `backend`, once per test session."""
-    key = (function, backend)
-    if key not in _SCRIPTED:
-        _SCRIPTED[key] = jitc.script(function, backend=backend)
-    return _SCRIPTED[key]
-
-
 @pytest.mark.parametrize("dtype", FLOAT_DTYPES, ids=lambda d: np.dtype(d).name)
 @pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("case", CASES, ids=lambda case: case.name)

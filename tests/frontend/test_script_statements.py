@@ -16,23 +16,13 @@ import jitc
 from jitc.errors import ScriptError
 from jitc.frontend.script_loops import WHILE_TRIP_COUNT
 from jitc.ir.parser import parse_graph
-from support.backend_checks import assert_owned
+from support.backend_checks import assert_owned, scripted
 from support.compare import assert_same
 from support.script_checks import DTYPES, copy_arguments, kinds
 
 pytestmark = pytest.mark.filterwarnings("error::jitc.CompileWarning")
 BACKENDS = ["llvm", "interpreter"]
 SIZES = (1, 3, 8)
-_SCRIPTED: dict = {}
-
-
-def scripted(function, backend: str):
-    key = (function, backend)
-    if key not in _SCRIPTED:
-        _SCRIPTED[key] = jitc.script(function, backend=backend)
-    return _SCRIPTED[key]
-
-
 def check_both(function, *argument_sets, rtol=None):
     """Each argument tuple through eager NumPy and the function scripted for
     each backend, each on its own copy: same results, same arguments after

@@ -17,11 +17,12 @@ BACKEND = os.environ.get("JITC_TEST_BACKEND", "llvm")
 _SCRIPTED: dict = {}
 
 
-def scripted(function):
-    """`function` scripted for BACKEND, once per test session."""
-    compiled = _SCRIPTED.get(function)
+def scripted(function, backend: str = BACKEND):
+    """`function` scripted for `backend`, once per test session."""
+    key = (function, backend)
+    compiled = _SCRIPTED.get(key)
     if compiled is None:
-        compiled = _SCRIPTED[function] = jitc.script(function, backend=BACKEND)
+        compiled = _SCRIPTED[key] = jitc.script(function, backend=backend)
     return compiled
 
 
