@@ -125,7 +125,18 @@ def elementwise_loop(em: FunctionEmitter, inputs: list, input_types: Sequence[Ty
     where compute = make_compute(emitter) for the function the loop lands in.
     When every input is contiguous and of the output's shape, one flat loop
     runs instead of the nest (it vectorises best). Large loops are split
-    across threads (parallel.py)."""
+    across threads (parallel.py).
+
+    Loads and stores carry alias scopes saying they never touch the same
+    memory, so LLVM vectorises without run-time overlap checks. The memory
+    plan may give the output a dead input's buffer (in place); the claim
+    then still cannot change what the loop computes: that input is a
+    buffer a lowering allocated (C-contiguous), of the output's dtype, and
+    jitc_alloc reuses it only when its byte count equals the output's, so
+    its shape broadcasts to the output's with as many elements: the same
+    shape, read at the index the loop writes. Each element's store then
+    follows, and depends on, the only load of that address, and every other
+    load and store is of another address (tests/backends/test_llvm_in_place.py)."""
     out_dtype = check_dtype(output_type.dtype)
     tensors = [v for v in inputs if isinstance(v, NativeTensor)]
     shape, strides = broadcast(em, tensors, output_type.rank)
@@ -145,7 +156,7 @@ def elementwise_loop(em: FunctionEmitter, inputs: list, input_types: Sequence[Ty
     captures = [(v, TensorType(v.dtype, (ANY_DIM,) * v.rank) if isinstance(v, NativeTensor) else t)
                 for v, t in zip(operands + [out], list(input_types) + [None])]
 
-    reads, writes = em.separate_scopes()  # the output is a fresh buffer: no input aliases it
+    reads, writes = em.separate_scopes()
 
     def element(inner, value, pointer):
         return inner.load(value.dtype, pointer, reads) if isinstance(value, NativeTensor) else value
