@@ -19,9 +19,11 @@ from .function import CompiledFunction, LoadedFunction, ScriptFunction, TracedFu
 from .serialization import load, save
 from . import nn
 from .nn import ScriptModule
+from .nn.module import export
 
 __version__ = "0.1.0"
-__all__ = ["script", "trace", "ignore", "save", "load", "nn", "CompiledFunction", "ScriptFunction", "ScriptModule",
+__all__ = ["script", "trace", "ignore", "export", "save", "load", "nn", "CompiledFunction", "ScriptFunction",
+           "ScriptModule",
            "TracedFunction",
            "LoadedFunction", "JitcError", "ScriptError", "TraceError", "TracingCheckError",
            "LoadError", "TracerWarning", "CompileWarning", "__version__"]

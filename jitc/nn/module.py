@@ -9,9 +9,33 @@ constant of the graph named by its path (`blocks.0.1`, `fc1.weight`).
 """
 from __future__ import annotations
 
-from typing import Any, Iterable, Iterator, Mapping
+from typing import Any, Callable, Iterable, Iterator, Mapping
 
 import numpy as np
+
+EXPORT_MARK = "__jitc_export__"
+
+
+def export(method: Callable) -> Callable:
+    """Mark a method of a `Module` to be compiled beside `forward` (as
+    `torch.jit.export` does): `jitc.script(module)` compiles it too, the
+    scripted module calls it by name, and `jitc.save` writes it as an
+    entry point of its own."""
+    if not callable(method):
+        raise TypeError(f"jitc.export marks methods, got {type(method).__name__}")
+    setattr(method, EXPORT_MARK, True)
+    return method
+
+
+def exported_method_names(module_type: type) -> list[str]:
+    """Names of the methods of `module_type` (and its bases) marked with
+    `export`, in the order they are defined, base classes first."""
+    names: list[str] = []
+    for klass in reversed(module_type.__mro__):
+        for name, value in vars(klass).items():
+            if getattr(value, EXPORT_MARK, False) and name != "forward" and name not in names:
+                names.append(name)
+    return names
 
 
 class Module:
@@ -186,4 +210,4 @@ def _replaced(value: Any, replacements: dict[int, np.ndarray]) -> Any:
     return value
 
 
-__all__ = ["Module", "ModuleList", "Sequential"]
+__all__ = ["Module", "ModuleList", "Sequential", "export", "exported_method_names"]
