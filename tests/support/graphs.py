@@ -293,12 +293,13 @@ class _GraphBuilder:
         return True
 
     def add_row(self) -> bool:
-        """A last-axis reduction kept as size 1, combined with its input: x - max(x), x / sum(x)..."""
+        """A last-axis reduction kept as size 1, combined with its input: x - max(x), x / sum(x),
+        (x - mean(x)) / std(x)..."""
         x = self.tensor()
         if x is None or not x.type.rank:
             return False
         attributes = {"axis": -1, "keepdims": True}
-        candidates = [op for op in (get_op(f"np::{name}") for name in ("sum", "mean", "max", "min"))
+        candidates = [op for op in (get_op(f"np::{name}") for name in ("sum", "mean", "max", "min", "var", "std"))
                       if rule_accepts(op, [x], attributes)]
         if not candidates:
             return False
