@@ -25,9 +25,9 @@ from .manager import register_pass
 ROW_REDUCTIONS = frozenset({"np::sum", "np::mean", "np::max", "np::min"})
 
 
-def is_row_reduction(node: Node) -> bool:
-    """A reduction over the last axis only, keeping it as size 1."""
-    if node.kind not in ROW_REDUCTIONS or not isinstance(node.inputs[0].type, TensorType):
+def is_row_reduction(node: Node, reductions=ROW_REDUCTIONS) -> bool:
+    """A reduction (one of `reductions`) over the last axis only, keeping it as size 1."""
+    if node.kind not in reductions or not isinstance(node.inputs[0].type, TensorType):
         return False
     attributes = get_op(node.kind).bind_attributes(node.attributes)
     rank = node.inputs[0].type.rank
