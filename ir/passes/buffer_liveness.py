@@ -21,7 +21,9 @@ LOOP, IF = "prim::Loop", "prim::If"
 # alias its inputs. tests/passes/test_plan_memory.py checks this against the LLVM backend.
 MATERIALISING_GROUPS = frozenset({Group.UNARY, Group.BINARY, Group.TERNARY, Group.REDUCTION, Group.LINALG,
                                   Group.CREATION, Group.CAST, Group.JOIN})
-MATERIALISING_OPS = frozenset({"prim::NumToTensor", FUSION_GROUP, "np::index", "np::index_put"})
+# Scans (cumsum, cumprod) sit in the table's QUERY group but write a new buffer too.
+MATERIALISING_OPS = frozenset({"prim::NumToTensor", FUSION_GROUP, "np::index", "np::index_put", "np::cumsum",
+                               "np::cumprod"})
 
 
 def materialises(node: Node) -> bool:

@@ -203,7 +203,7 @@ def _every_kind_of_output(x, y):
     p = np.cos(x)
     p[p > 0.5] = 0.0
     return (c, s, q + b, x.reshape(-1) * np.float32(y), np.tanh(x[1:].T) * 2.0, m @ x[:1], m, g, p,
-            np.clip(x, 0.0, 1.0), np.sum(x, axis=0))
+            np.clip(x, 0.0, 1.0), np.sum(x, axis=0), np.cumsum(np.sin(x), axis=1), np.cumprod(x))
 
 
 def test_every_kind_of_output_is_what_the_llvm_lowerings_make():
