@@ -17,6 +17,7 @@ format is documented in docs/file-format.md.
 """
 from __future__ import annotations
 
+import collections
 import hashlib
 import inspect
 import json
@@ -194,47 +195,78 @@ def _write_aligned(archive: zipfile.ZipFile, name: str, data: bytes) -> int:
     return offset
 
 
-def save(function, path: str | os.PathLike, *, extra_files: Mapping[str, bytes | str] | None = None
-         ) -> None:
-    """Write a scripted, traced or loaded function to `path`: its generic
-    graphs, the specialisations compiled so far, its tensor constants and
-    `extra_files` ({name: bytes}). The file is replaced atomically."""
-    extra = _checked_extra_files(extra_files)
-    pool = _TensorPool()
-    texts: dict[str, bytes] = {}
-    generic = function.saved_graphs()
-    specialized = _specialized_graphs(function)
+def entry_callables(obj) -> tuple[str | None, list[tuple[str, Any]]]:
+    """(module name or None, [(entry point name, compiled function)]): a
+    scripted or loaded module gives each of its methods (`obj.methods`),
+    `forward` first; a function gives itself."""
+    methods = getattr(obj, "methods", None)
+    if isinstance(methods, dict):
+        return obj.__name__, list(methods.items())
+    return None, [(obj.__name__, obj)]
+
+
+def _entry_record(name: str, kind: str, function, pool: _TensorPool, texts: dict[str, bytes]) -> dict:
+    """The manifest entry of one callable; its graphs are stored as
+    graphs/<n>.ir and specializations/<n>.ir, numbered across the file."""
+    generic, specialized = function.saved_graphs(), _specialized_graphs(function)
+    first_graph = sum(1 for name in texts if name.startswith("graphs/"))
+    first_specialization = sum(1 for name in texts if name.startswith("specializations/"))
     entry = {
-        "name": function.__name__,
-        "kind": "function",
+        "name": name,
+        "kind": kind,
         "parameters": _describe_parameters(function),
         "output_arity": function.output_arity,
-        "graphs": [_graph_record(g, f"graphs/{i}.ir", pool, texts) for i, g in enumerate(generic)],
-        "specializations": [_graph_record(g, f"specializations/{i}.ir", pool, texts)
+        "graphs": [_graph_record(g, f"graphs/{first_graph + i}.ir", pool, texts) for i, g in enumerate(generic)],
+        "specializations": [_graph_record(g, f"specializations/{first_specialization + i}.ir", pool, texts)
                             for i, g in enumerate(specialized)],
     }
     for record, graph in zip(entry["graphs"], generic):
         static = function.static_arguments(graph)
         if static:  # {parameter: value}: this graph is compiled for those int or bool values only
             record["static"] = static
+    return entry
+
+
+def save(function, path: str | os.PathLike, *, extra_files: Mapping[str, bytes | str] | None = None
+         ) -> None:
+    """Write a scripted, traced or loaded function, or a scripted or loaded
+    module (every compiled method an entry point), to `path`: generic
+    graphs, the specialisations compiled so far, tensor constants (each
+    stored once) and `extra_files` ({name: bytes}). The file is replaced atomically."""
+    extra = _checked_extra_files(extra_files)
+    pool = _TensorPool()
+    texts: dict[str, bytes] = {}
+    module, callables = entry_callables(function)
+    kind = "function" if module is None else "method"
+    entries = [_entry_record(name, kind, callable_, pool, texts) for name, callable_ in callables]
+    graphs = [graph for _, callable_ in callables
+              for graph in callable_.saved_graphs() + _specialized_graphs(callable_)]
     known = op_versions()
-    used = sorted({node.kind for graph in generic + specialized for node in graph.walk()})
+    used = sorted({node.kind for graph in graphs for node in graph.walk()})
     unknown = [kind for kind in used if kind not in known]
     if unknown:
         raise ValueError(f"cannot save {function.__name__}: its graphs use ops outside the op table: "
                          + ", ".join(unknown))
+    ignored = sorted({str(node.attributes["function"]) for graph in graphs for node in graph.walk()
+                      if node.kind == "prim::PythonCall"})
+    if ignored:
+        raise ValueError(f"cannot save {function.__name__}: it calls {', '.join(ignored)}, marked @jitc.ignore, "
+                         "which stays in Python, and a model file never holds Python code; remove the "
+                         "@jitc.ignore calls (or compile them) before saving")
     manifest = {
         "format": FORMAT_NAME,
         "format_version": FORMAT_VERSION,
         "jitc_version": _jitc_version(),
-        "entry_points": [entry],
+        **({} if module is None else {"module": module}),
+        "entry_points": entries,
         "tensors": pool.entries,
         "ops": {kind: known[kind] for kind in used},
         "extra_files": [{"name": name, "file": f"extra/{name}", "size": len(content),
                          "sha256": _sha256(content)} for name, content in extra.items()],
         "native": [],
     }
-    native = _native_code(function)
+    native = list({key: (target, key, data) for _, callable_ in callables
+                   for target, key, data in _native_code(callable_)}.values())
     for target, key, data in native:
         manifest["native"].append({"target": target, "file": f"native/{key}.jitcobj", "size": len(data),
                                    "sha256": _sha256(data)})
@@ -307,6 +339,7 @@ class ModelFile:
     ops: dict[str, int]
     extra_files: dict[str, bytes] = field(default_factory=dict)
     native: list[dict] = field(default_factory=list)
+    module: str | None = None  # the class name when the entry points are a module's methods
 
 
 # -- checking helpers ----------------------------------------------------------------------------
@@ -534,13 +567,17 @@ class _Reader:
             raise LoadError(f"{where}: the parameter list is malformed: {error}") from None
         return parameters
 
-    def entry_point(self, index: int, entry: Any, tensors: list, ops: dict) -> EntryPoint:
+    def entry_point(self, index: int, entry: Any, tensors: list, ops: dict, expected_kind: str) -> EntryPoint:
         where = f"entry point {index}"
         _require(isinstance(entry, dict), f"{where} is malformed")
         name = _field(entry, "name", str, where)
         _require(0 < len(name) <= 200 and name.isprintable(), f"{where} has a malformed name")
         kind = _field(entry, "kind", str, where)
-        _require(kind == "function", f"{where} is a {kind[:40]!r}; this jitc loads functions only")
+        _require(kind in ("function", "method"), f"{where} is a {kind[:40]!r}; this jitc loads functions "
+                 "and the methods of modules")
+        _require(kind == expected_kind, f"{where} is a {kind}, but the file " +
+                 ("names no module" if expected_kind == "function" else "holds a module's methods"))
+        _require(kind == "function" or name.isidentifier(), f"{where}: method name {name[:200]!r} is not an identifier")
         parameters = self.parameters(_list(entry, "parameters", where, 10_000), where)
         arity = entry.get("output_arity")
         _require(arity is None or _is_int(arity, 0, 10_000), f"{where}: 'output_arity' is malformed")
@@ -593,16 +630,26 @@ class _Reader:
         ops = _check_op_table(manifest)
         tensors = [self.tensor(index, entry)
                    for index, entry in enumerate(_list(manifest, "tensors", "the manifest"))]
-        entry_points = [self.entry_point(index, entry, tensors, ops)
+        module = manifest.get("module")
+        _require(module is None or isinstance(module, str) and 0 < len(module) <= 200 and module.isprintable(),
+                 "the manifest's 'module' is malformed")
+        kind = "function" if module is None else "method"
+        entry_points = [self.entry_point(index, entry, tensors, ops, kind)
                         for index, entry in enumerate(_list(manifest, "entry_points", "the manifest", 1000))]
-        _require(len(entry_points) > 0, "the file has no entry point")
+        names = [entry.name for entry in entry_points]
+        if module is None:
+            _require(len(entry_points) == 1, f"the file holds {len(entry_points)} functions; without a module "
+                     "it holds one")
+        else:
+            _require(len(set(names)) == len(names), f"module {module!r} has two methods of one name")
+            _require("forward" in names, f"module {module!r} has no forward method")
         extra = self.extra_files(_list(manifest, "extra_files", "the manifest"))
         native = self.native(_list(manifest, "native", "the manifest"))
         unexpected = sorted(set(self.infos) - self.used)
         _require(not unexpected, f"the file holds entries the manifest does not name: "
                  f"{', '.join(repr(name[:200]) for name in unexpected[:5])}")
         return ModelFile(self.path, version, manifest["jitc_version"], entry_points, tensors, ops,
-                         extra, native)
+                         extra, native, module)
 
 
 # What zipfile and file reading raise on damaged archives.
@@ -650,25 +697,47 @@ def load(path: str | os.PathLike, backend: str | None = None, *,
     (skipping LLVM on a machine of the same kind) only with
     `trust_native_code=True`: machine code from a file runs with your
     rights, so pass it only for files you would run as programs. Without it
-    nothing in the file is ever executed."""
+    nothing in the file is ever executed. Trusted, the optimised graphs the
+    file holds also run as saved; untrusted, each version is built again
+    from the generic graphs by this jitc's own passes.
+
+    A saved module comes back as a `LoadedModule`: called, it runs
+    `forward`; each saved method is an attribute (`model.encode(x)`)."""
     from .function import LoadedFunction
     model = read_model(path)
-    if trust_native_code and model.native and backend_name(backend) == "llvm":
+    if trust_native_code and backend_name(backend) == "llvm":
         for native in model.native:
             try:
                 get_backend("llvm").preload(native["data"])
             except ValueError as error:
                 raise LoadError(f"{os.fspath(path)!r}: native code {native['file']!r} is damaged: {error}") from None
-    if len(model.entry_points) != 1:
-        raise LoadError(f"{os.fspath(path)!r} has {len(model.entry_points)} entry points; "
-                        "this jitc loads files with one (a function)")
-    entry = model.entry_points[0]
-    function = LoadedFunction(entry.name, entry.parameters, entry.graphs, entry.output_arity, backend,
-                              entry.static_arguments)
-    # Kept for `jitc.save` to write again and for `jitc inspect`; dispatch compiles from the generic graphs.
-    function.saved_specializations = {tuple(p.type for p in g.params): g for g in entry.specializations}
+    functions = {}
+    for entry in model.entry_points:
+        name = entry.name if model.module is None else f"{model.module}.{entry.name}"
+        function = LoadedFunction(name, entry.parameters, entry.graphs, entry.output_arity, backend,
+                                  entry.static_arguments)
+        # Kept for `jitc.save` to write again and for `jitc inspect`.
+        function.saved_specializations = {_parameter_types(g): g for g in entry.specializations}
+        if trust_native_code:  # the file is trusted: its optimised graphs run as saved, without the passes
+            function.prepared = _unambiguous(entry.specializations)
+        functions[entry.name] = function
     if extra_files is not None:
         for name in list(extra_files):
             if name in model.extra_files:
                 extra_files[name] = model.extra_files[name]
-    return function
+    if model.module is None:
+        return functions[model.entry_points[0].name]
+    from .nn.scripting import LoadedModule
+    return LoadedModule(model.module, functions)
+
+
+def _parameter_types(graph: Graph) -> tuple:
+    return tuple(p.type for p in graph.params)
+
+
+def _unambiguous(graphs: list[Graph]) -> dict[tuple, Graph]:
+    """{parameter types: graph} of the graphs no other graph shares its
+    parameter types with (graphs compiled for different values of an int
+    parameter take the same types, and the dispatcher cannot tell them apart)."""
+    counts = collections.Counter(_parameter_types(g) for g in graphs)
+    return {_parameter_types(g): g for g in graphs if counts[_parameter_types(g)] == 1}
