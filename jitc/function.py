@@ -221,6 +221,13 @@ class CompiledFunction:
 
     def compile_graph(self, graph: Graph) -> tuple[Callable[..., tuple], str]:
         backend = get_backend(self.backend)
+        ignored = sorted({str(node.attributes["function"]) for node in graph.walk() if node.kind == "prim::PythonCall"})
+        if ignored and backend.name != "interpreter":  # only the interpreter calls Python
+            _warn_once((self.__name__, backend.name, "prim::PythonCall"),
+                       f"jitc: {self.__name__} calls {', '.join(ignored)}, marked @jitc.ignore, which "
+                       f"stay{'s' if len(ignored) == 1 else ''} in Python; {self.__name__} runs in the "
+                       f"interpreter, not the {backend.name} backend")
+            return get_backend("interpreter").compile(graph), "interpreter"
         try:
             return backend.compile(graph), backend.name
         except UnsupportedOpError as error:
@@ -235,11 +242,14 @@ _WARNED: set[tuple[str, str, str]] = set()
 
 
 def _warn_fallback(function: str, backend: str, error: UnsupportedOpError) -> None:
-    key = (function, backend, error.kind)
+    _warn_once((function, backend, error.kind),
+               f"jitc: the {backend} backend cannot compile {error} yet; {function} runs in the interpreter")
+
+
+def _warn_once(key: tuple[str, str, str], message: str) -> None:
     if key not in _WARNED:
         _WARNED.add(key)
-        warnings.warn(f"jitc: the {backend} backend cannot compile {error} yet; "
-                      f"{function} runs in the interpreter", CompileWarning, stacklevel=4)
+        warnings.warn(message, CompileWarning, stacklevel=6)
 
 
 def _as_numpy_result(value):
