@@ -58,6 +58,30 @@ def value_matches_type(value: Any, type: Type) -> bool:
     return False
 
 
+def conform(value: Any, type: Type) -> Any:
+    """A value from Python code as the member of `type` NumPy would make of
+    it: a NumPy scalar or 0-d array for a Python scalar type (a Python
+    scalar stays one for a tensor type: it is weak in promotion, an array
+    is not); anything else unchanged."""
+    scalars = {BOOL: bool, INT: int, FLOAT: float}
+    if type in scalars and isinstance(value, (np.generic, np.ndarray, bool, int, float)) and np.ndim(value) == 0:
+        converted = scalars[type](value)
+        return converted if converted == value or value != value else value
+    if isinstance(type, TupleType) and isinstance(value, tuple) and len(value) == len(type.elements):
+        return tuple(map(conform, value, type.elements))
+    if isinstance(type, ListType) and isinstance(value, list):
+        return [conform(item, type.element) for item in value]
+    return value
+
+
+def describe_value(value: Any) -> str:
+    if isinstance(value, (np.ndarray, np.generic)):
+        return f"a {value.dtype} array of shape {np.shape(value)}"
+    if isinstance(value, tuple):
+        return f"a tuple ({', '.join(map(describe_value, value))})"
+    return f"{builtins.type(value).__name__} {value!r}"[:200]
+
+
 class Interpreter:
     def __init__(self, graph: Graph, check_types: bool = False):
         self.graph = graph
@@ -113,6 +137,22 @@ class Interpreter:
 
     def run_prim_FusionGroup(self, node: Node, inputs, env) -> tuple:
         return tuple(self.run_block(node.blocks[0], inputs))
+
+    def run_prim_PythonCall(self, node: Node, inputs, env) -> tuple:
+        """Call the Python function; what it returns must be of the types the
+        node declares (Python scalars and NumPy scalars convert as NumPy does)."""
+        result = get_op(node.kind).run_reference(inputs, node.attributes)
+        results = result if node.attributes.get("returns_tuple") else (result,)
+        declared = [value.type for value in node.outputs]
+        if isinstance(results, tuple) and len(results) == len(declared):
+            results = tuple(conform(value, type) for value, type in zip(results, declared))
+            if all(map(value_matches_type, results, declared)):
+                return results
+        expected = ", ".join(map(str, declared)) if node.attributes.get("returns_tuple") else str(declared[0])
+        where = f" (called at {node.source})" if node.source else ""
+        raise TypeError(f"{node.attributes['function']}, marked @jitc.ignore{where}, returned "
+                        f"{describe_value(result)} where compiled code expects {expected}; annotate its "
+                        "return type with what it returns")
 
     def run_prim_Loop(self, node: Node, inputs, env) -> tuple:
         max_trip_count, condition, *carried = inputs

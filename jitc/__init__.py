@@ -36,8 +36,12 @@ def _disabled() -> bool:
 
 
 def ignore(function: Callable) -> Callable:
-    """Mark `function` to stay in Python: scripted code does not inline it
-    (calling it from compiled code is refused with a ScriptError for now)."""
+    """Mark `function` (or a Module method) to stay in Python: scripted code
+    does not compile it, but calls it through a `prim::PythonCall` node,
+    which only the interpreter runs (a function calling one runs there,
+    with a CompileWarning, and cannot be saved). The result's type comes
+    from the return annotation; without one it is None when the body has
+    no `return value`, else an array. Arrays reach it read-only."""
     function.__jitc_ignore__ = True
     return function
 

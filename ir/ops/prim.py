@@ -9,13 +9,16 @@ value and passes need no alias analysis for them.
 blocks itself, and their output types come from the types of what their
 blocks return (the type propagation pass joins them).
 
-The only ops with effects are here too: `prim::Assert` (a runtime check)
-and `prim::CopyInto` (a write into an argument's array, which the scripter
-emits once at the end of a function that writes into its parameters).
+The only ops with effects are here too: `prim::Assert` (a runtime check),
+`prim::CopyInto` (a write into an argument's array, which the scripter
+emits once at the end of a function that writes into its parameters) and
+`prim::PythonCall` (a call of a function marked `@jitc.ignore`, which
+stays in Python).
 """
 from __future__ import annotations
 
 import builtins
+from typing import Callable
 
 import numpy as np
 
@@ -183,6 +186,84 @@ register(OpDef(
         "returns is what it computed before the write",
 ))
 
+
+class PythonFunction(str):
+    """The `function` attribute of a `prim::PythonCall`: the function's
+    qualified name (what the graph prints), holding the callable itself in
+    `.function`. Only Python code makes one: the text form reads the
+    attribute back as a plain string, so a graph parsed from text or read
+    from a file cannot call Python."""
+
+    function: Callable
+
+    def __new__(cls, name: str, function: Callable) -> "PythonFunction":
+        made = super().__new__(cls, name)
+        made.function = function
+        return made
+
+
+def _python_call_infer(context):
+    function = context.attributes["function"]
+    if not isinstance(function, PythonFunction):
+        raise context.error(f"names the Python function {str(function)!r} but holds no callable: a graph "
+                            "read from text or from a file cannot call Python")
+    keywords = context.attributes["keywords"]
+    if not (isinstance(keywords, tuple) and all(isinstance(k, str) for k in keywords)) \
+            or len(keywords) > len(context.input_types):
+        raise context.error("keywords must be a tuple of parameter names, one for each of the last inputs")
+    return _declared(context)
+
+
+def _read_only(value):
+    """`value` with each array in it a read-only view, so that a Python
+    function cannot write into arrays the compiled code assumes unchanged."""
+    if isinstance(value, np.ndarray):
+        view = value.view()
+        view.flags.writeable = False
+        return view
+    if isinstance(value, (list, tuple)):
+        return type(value)(_read_only(item) for item in value)
+    return value
+
+
+def _python_call_reference(*arguments, function, keywords, returns_tuple):
+    arguments = [_read_only(value) for value in arguments]
+    split = len(arguments) - len(keywords)
+    try:
+        result = function.function(*arguments[:split], **dict(zip(keywords, arguments[split:])))
+    except ValueError as error:
+        if "read-only" in str(error):
+            error.add_note(f"{function} is marked @jitc.ignore, and compiled code passes it its arrays "
+                           "read-only: return a new array instead of writing into an argument")
+        raise
+    for array in _arrays_in(arguments):  # a result that is (a view of) an argument is copied
+        result = _unshared(result, array)
+    return result
+
+
+def _arrays_in(value):
+    if isinstance(value, np.ndarray):
+        yield value
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            yield from _arrays_in(item)
+
+
+def _python_call_code(inputs, attributes):
+    split = len(inputs) - len(attributes["keywords"])
+    keywords = [f"{name}={text}" for name, text in zip(attributes["keywords"], inputs[split:])]
+    return f"{attributes['function']}({', '.join([*inputs[:split], *keywords])})"
+
+
+register(OpDef(
+    name="prim::PythonCall", group=Group.EFFECT, inputs=("*arguments",),
+    attributes={"function": REQUIRED, "keywords": (), "returns_tuple": False}, infer=_python_call_infer,
+    reference=_python_call_reference, num_outputs=None, pure=False, code=_python_call_code,
+    doc="calls a Python function marked @jitc.ignore (the last len(keywords) arguments by keyword) and "
+        "gives what it returns, of the types the node declares (from the function's return annotation; "
+        "with returns_tuple, one output per element of the tuple it returns); arrays reach it read-only. "
+        "Only the interpreter runs it, and no model file holds one",
+))
 
 # -- lists ---------------------------------------------------------------------------------
 def _list_input(context, index: int) -> ListType:

@@ -34,7 +34,8 @@ from typing import TYPE_CHECKING, Any, Callable, Sequence
 from ..errors import FrontendError, ScriptError
 from ..ir.attributes import TensorRef
 from ..ir.graph import Graph, Value, copy_node_into
-from ..ir.types import NEVER, is_subtype
+from ..ir.ops.prim import PythonFunction
+from ..ir.types import NEVER, NONE, TENSOR, TupleType, Type, is_subtype
 from ..signature import describe as describe_type
 from ..signature import generic_type
 from .builder import is_constant
@@ -83,8 +84,7 @@ def call_python(expressions: "ExpressionCompiler", function: Any, args: Sequence
     if isinstance(function, CompiledFunction):
         return _inline_compiled(expressions, function, args, kwargs)
     if getattr(function, "__jitc_ignore__", False):
-        raise FrontendError(f"{_name(function)} is marked @jitc.ignore: it stays in Python, and compiled "
-                            "code cannot call back into Python yet; call it outside the compiled function")
+        return call_ignored(expressions, function, args, kwargs)
     if inspect.ismethod(function) and _inlinable(function.__func__):
         return inline_function(expressions, function.__func__, (function.__self__, *args), kwargs)
     if _inlinable(function):
@@ -114,6 +114,65 @@ def inline_function(expressions: "ExpressionCompiler", function: Callable, args:
     arguments = {parameter: _as_argument(builder, value) for parameter, value in bound.items()}
     with _calling(expressions, key, name):
         return callee.compile_call(arguments, expressions.context)
+
+
+def call_ignored(expressions: "ExpressionCompiler", function: Callable, args: Sequence[Any],
+                 kwargs: dict[str, Any]) -> Any:
+    """A call of a function marked `@jitc.ignore`: a `prim::PythonCall`
+    node, run by calling the function (in the interpreter). Its result's
+    type comes from the return annotation (`ignored_result_types`)."""
+    name = _name(function)
+    _bind(inspect.signature(function), args, kwargs, name)  # a wrong call fails now, as in Python
+    builder = expressions.builder
+    values = []
+    for value in (*args, *kwargs.values()):
+        try:
+            values.append(builder.value(_as_argument(builder, value)))
+        except FrontendError:
+            raise FrontendError(f"{name} is marked @jitc.ignore, and compiled code can pass it arrays, "
+                                f"scalars, strings, None, lists and tuples, not {type(value).__name__}") from None
+    types, returns_tuple = ignored_result_types(function, name)
+    attributes = {"function": PythonFunction(name, function), "keywords": tuple(kwargs),
+                  "returns_tuple": returns_tuple}
+    outputs = builder.op_typed("prim::PythonCall", values, types, attributes).outputs
+    return tuple(outputs) if returns_tuple else outputs[0]
+
+
+def ignored_result_types(function: Callable, name: str) -> tuple[list[Type], bool]:
+    """The types an ignored function's call gives, and whether they are the
+    elements of a returned tuple. From its return annotation (np.ndarray,
+    np.ndarray[..., np.dtype[np.float32]], int, float, bool, None, list[...],
+    tuple[...]); without one, None when its body has no `return value` and
+    an array otherwise (TorchScript too takes an unannotated result for a tensor)."""
+    from .scripter import type_from_annotation
+    try:
+        annotations = inspect.get_annotations(inspect.unwrap(getattr(function, "__func__", function)),
+                                              eval_str=True)
+    except Exception as error:  # evaluating an annotation string can raise anything
+        raise FrontendError(f"cannot evaluate the annotations of {name}, which is marked @jitc.ignore: "
+                            f"{error}") from None
+    if "return" not in annotations:
+        return [TENSOR if _returns_a_value(function) else NONE], False
+    annotation = annotations["return"]
+    type = type_from_annotation(annotation)
+    if type is None:
+        raise FrontendError(f"{name} is marked @jitc.ignore, and jitc cannot type its result from the "
+                            f"return annotation {annotation!r}; annotate it with np.ndarray, int, float, bool, "
+                            "None, list[...] or tuple[...]")
+    if isinstance(type, TupleType):
+        return list(type.elements), True
+    return [type], False
+
+
+def _returns_a_value(function: Callable) -> bool:
+    """Whether the function's body has a `return value` (True when its
+    source cannot be read)."""
+    try:
+        definition = FunctionSource(function).definition
+    except ScriptError:
+        return True
+    return any(isinstance(node, ast.Return) and node.value is not None
+               for statement in definition.body for node in ast.walk(statement))
 
 
 def _inline_lambda(expressions: "ExpressionCompiler", function: Lambda, args: Sequence[Any],
@@ -294,4 +353,4 @@ def _unsupported_callable(function: Any) -> str:
             "Python. Write it with NumPy functions jitc supports, or compile with jitc.trace")
 
 
-__all__ = ["Lambda", "make_lambda", "call_python", "inline_function"]
+__all__ = ["Lambda", "make_lambda", "call_python", "call_ignored", "ignored_result_types", "inline_function"]

@@ -49,7 +49,7 @@ import numpy as np
 
 from ..errors import FrontendError
 from ..ir.graph import Graph, Value
-from ..ir.types import BOOL, FLOAT, INT, NONE, TENSOR, ListType, TensorType, TupleType, Type
+from ..ir.types import BOOL, FLOAT, INT, NONE, TENSOR, DType, ListType, TensorType, TupleType, Type
 from ..ir.verifier import verify
 from .builder import GraphBuilder, is_constant
 from .numpy_api import NUMPY_API
@@ -701,7 +701,10 @@ class FunctionCompiler(LoopStatements):
 def type_from_annotation(annotation: Any) -> Type | None:
     """The IR type a parameter annotation asks for, or None if jitc has none."""
     if annotation is np.ndarray or typing.get_origin(annotation) is np.ndarray:
-        return TENSOR
+        try:
+            return TensorType(_annotated_dtype(annotation))
+        except TypeError:  # a dtype jitc does not support (complex)
+            return None
     try:
         if annotation in _SCALAR_ANNOTATIONS:
             return _SCALAR_ANNOTATIONS[annotation]
@@ -715,6 +718,16 @@ def type_from_annotation(annotation: Any) -> Type | None:
         elements = [type_from_annotation(argument) for argument in arguments]
         return None if None in elements else TupleType(tuple(elements))
     return None
+
+
+def _annotated_dtype(annotation: Any) -> DType | None:
+    """The dtype of `np.ndarray[shape, np.dtype[np.float32]]` (or
+    `numpy.typing.NDArray[np.float32]`); None when it names none."""
+    arguments = typing.get_args(annotation)
+    scalar = typing.get_args(arguments[1]) if len(arguments) == 2 else ()
+    if len(scalar) != 1 or not (isinstance(scalar[0], type) and issubclass(scalar[0], np.generic)):
+        return None
+    return DType.from_numpy(np.dtype(scalar[0]))
 
 
 def _bound(value: Any) -> bool:

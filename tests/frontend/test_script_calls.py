@@ -500,8 +500,8 @@ def stays_in_python(x):
     return x
 
 
-def calls_an_ignored_function(x):
-    return stays_in_python(x)
+def passes_an_object_to_an_ignored_function(x):
+    return stays_in_python(DENSE)
 
 
 ERROR_CASES = [
@@ -517,7 +517,8 @@ ERROR_CASES = [
     (starts_a_spread_of_an_array, "*x in a call needs a tuple or a list whose length is known", "*x"),
     (spreads_a_non_dict, "**kwargs in calls are supported only for the dict of a **kwargs parameter",
      "**options"),
-    (calls_an_ignored_function, "stays_in_python is marked @jitc.ignore", "stays_in_python(x)"),
+    (passes_an_object_to_an_ignored_function, "stays_in_python is marked @jitc.ignore, and compiled code can "
+     "pass it arrays, scalars, strings, None, lists and tuples, not Dense", "stays_in_python(DENSE)"),
 ]
 
 
