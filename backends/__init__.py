@@ -43,6 +43,7 @@ class Backend(Protocol):
 _BACKENDS: dict[str, str] = {
     "interpreter": "jitc.backends.interpreter",
     "llvm": "jitc.backends.llvm",
+    "cuda": "jitc.backends.cuda",
 }
 DEFAULT_BACKEND = "llvm"
 

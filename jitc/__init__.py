@@ -26,7 +26,15 @@ __all__ = ["script", "trace", "ignore", "export", "save", "load", "nn", "Compile
            "ScriptModule",
            "TracedFunction",
            "LoadedFunction", "JitcError", "ScriptError", "TraceError", "TracingCheckError",
-           "LoadError", "TracerWarning", "CompileWarning", "__version__"]
+           "LoadError", "TracerWarning", "CompileWarning", "to_host", "__version__"]
+
+
+def to_host(value: Any) -> Any:
+    """`value` with its arrays as NumPy arrays: the device arrays that
+    backend="cuda" returns are copied back (`copy_to_host()`); NumPy arrays
+    pass through; lists and tuples are converted item by item."""
+    from .backends.cuda.runtime import to_host as device_to_host
+    return device_to_host(value)
 
 
 def _disabled() -> bool:
