@@ -406,3 +406,87 @@ np.save({str(tmp_path / 'y.npy')!r}, model(np.load({str(tmp_path / 'x.npy')!r}))
 """
     assert run_program(program, tmp_path) == "Flat ['pairs.0.0', 'pairs.0.1', 'pairs.1.0', 'pairs.1.1', 'weight']"
     assert_same(np.load(tmp_path / "y.npy"), model(x))
+
+
+# -- methods marked @jitc.export -----------------------------------------------------------------------
+class Codec(nn.Module):
+    """forward and two exported methods: one with a default, one with two
+    results; `norm` is a plain helper that stays uncompiled."""
+
+    def __init__(self, rng):
+        self.weight = _normal(rng, np.float32, 3, 4)
+        self.bias = _normal(rng, np.float32, 4)
+
+    def forward(self, x):
+        code, _ = self.decode(self.encode(x))
+        return code
+
+    @jitc.export
+    def encode(self, x, scale: float = 2.0):
+        return np.tanh(x @ self.weight + self.bias) * scale
+
+    @jitc.export
+    def decode(self, code):
+        return code @ self.weight.T, self.norm(code)
+
+    def norm(self, code):
+        return np.sqrt(np.sum(code * code, axis=-1))
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_exported_methods_compile_beside_forward(backend):
+    model = Codec(_rng())
+    compiled = jitc.script(model, backend=backend)
+    assert list(compiled.methods) == ["forward", "encode", "decode"] and compiled.forward is compiled
+    x = _normal(_rng(1), np.float32, 5, 3)
+    check(compiled, model, (x,))
+    check(compiled.encode, model.encode, (x, 0.5))
+    assert_same(compiled.encode(x), check(compiled.encode, model.encode, (x, 2.0)))
+    check(compiled.decode, model.decode, (model.encode(x),))
+    assert set(compiled.encode.graph.tensors) == {"weight", "bias"}
+    with pytest.raises(AttributeError, match="only methods marked @jitc.export are compiled"):
+        compiled.norm
+
+
+def test_an_exported_method_named_like_a_scripted_module_attribute_is_refused():
+    class Clash(nn.Module):
+        def forward(self, x):
+            return x
+
+        @jitc.export
+        def graph(self, x):
+            return x
+
+    with pytest.raises(ValueError, match=r"Clash.graph is marked @jitc.export, .*rename the method"):
+        jitc.script(Clash())
+
+
+def test_saved_module_keeps_every_method_with_its_signature(tmp_path):
+    model = Codec(_rng())
+    compiled = jitc.script(model)
+    x = _normal(_rng(2), np.float32, 4, 3)
+    compiled(x), compiled.encode(x), compiled.decode(model.encode(x))
+    jitc.save(compiled, tmp_path / "codec.jitc")
+    for trust in (False, True):
+        loaded = jitc.load(tmp_path / "codec.jitc", trust_native_code=trust)
+        assert list(loaded.methods) == ["forward", "encode", "decode"]
+        assert [str(loaded.methods[name].signature) for name in loaded.methods] == [
+            "(x)", "(x, scale=2.0)", "(code)"]
+        assert loaded.__name__ == "Codec" and loaded.decode.__name__ == "Codec.decode"
+        for batch in (4, 1):
+            x = _normal(_rng(batch), np.float32, batch, 3)
+            assert_same(loaded(x), model(x), rtol=1e-6, atol=1e-6)
+            assert_same(loaded.forward(x), model(x), rtol=1e-6, atol=1e-6)
+            assert_same(loaded.encode(x), model.encode(x), rtol=1e-6, atol=1e-6)
+            assert_same(loaded.encode(x, scale=-1.0), model.encode(x, -1.0), rtol=1e-6, atol=1e-6)
+            assert_same(loaded.decode(model.encode(x)), model.decode(model.encode(x)), rtol=1e-6, atol=1e-6)
+        with pytest.raises(TypeError, match=r"Codec.encode\(\): .*argument"):
+            loaded.encode(x, 1.0, 2.0)
+        with pytest.raises(AttributeError, match="has no method 'norm'"):
+            loaded.norm
+    # A trusted file's optimised graphs run as saved; an untrusted file's are rebuilt by the passes.
+    x = _normal(_rng(3), np.float32, 6, 3)  # sizes other than 1: the saved version's types
+    assert loaded.encode.graph_for(x) is next(iter(loaded.encode.saved_specializations.values()))
+    jitc.save(loaded, tmp_path / "again.jitc")
+    again = jitc.load(tmp_path / "again.jitc", backend="interpreter")
+    assert_same(again.decode(model.encode(x)), model.decode(model.encode(x)), rtol=1e-6, atol=1e-6)
