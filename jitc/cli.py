@@ -1,13 +1,14 @@
 """The `jitc` command: look into, run and time saved models, and export them as C libraries.
 
     jitc inspect model.jitc [--json]
-    jitc run model.jitc --input x.npy [--input ...] [--arg name=value] [--output y.npy ...]
-    jitc graph model.jitc [--dot] [--graph N] [--specialized]
-    jitc bench model.jitc --input x.npy [--repeat N] [--warmup N]
+    jitc run model.jitc --input x.npy [--input ...] [--arg name=value] [--output y.npy ...] [--method M]
+    jitc graph model.jitc [--dot] [--graph N] [--specialized] [--method M]
+    jitc bench model.jitc --input x.npy [--repeat N] [--warmup N] [--method M]
     jitc export model.jitc --shared libmodel.so [--header model.h] [--prefix P] [--cpu NAME] [--cc CC]
 
 Every subcommand reads the file with the same checks as `jitc.load`, and
-arrays with `np.load(allow_pickle=False)`. An error prints one line to
+arrays with `np.load(allow_pickle=False)`. For a saved module, `--method`
+picks the method to run, time or print (default: forward). An error prints one line to
 stderr and exits with status 2, without a traceback.
 """
 from __future__ import annotations
@@ -58,6 +59,7 @@ def describe(model: ModelFile) -> dict:
         })
     return {
         "path": model.path,
+        "module": model.module,
         "format_version": model.format_version,
         "jitc_version": model.jitc_version,
         "entry_points": entry_points,
@@ -87,6 +89,8 @@ def _inspect(arguments) -> int:
         print(json.dumps(info, indent=2))
         return 0
     print(f"{info['path']}: jitc-model format {info['format_version']}, written by jitc {info['jitc_version']}")
+    if info["module"] is not None:
+        print(f"module {info['module']}: methods " + ", ".join(entry["name"] for entry in info["entry_points"]))
     for entry in info["entry_points"]:
         print(f"\n{entry['kind']} {entry['name']}{entry['signature']} -> {entry['outputs']} output(s)")
         for index, graph in enumerate(entry["graphs"]):
@@ -177,8 +181,29 @@ def _output_paths(requested: Sequence[str], count: int) -> list[str]:
                        f"NAME_1.npy, ...) or {count} times")
 
 
+def _method_name(model_path: str, method: str | None, names: Sequence[str], module: str | None) -> str:
+    """The entry point `--method` names: forward (or the one function) by default."""
+    if method is None:
+        return "forward" if module is not None else names[0]
+    if module is None:
+        raise CommandError(f"{model_path} holds a function, not a module: it has no methods to choose with --method")
+    if method not in names:
+        raise CommandError(f"module {module} has no method {method!r}; it has {', '.join(names)}")
+    return method
+
+
+def _load_method(arguments):
+    """The loaded callable `arguments.method` names."""
+    loaded = load(arguments.model, backend=arguments.backend)
+    methods = getattr(loaded, "methods", None)
+    if methods is None:
+        _method_name(arguments.model, arguments.method, [loaded.__name__], None)
+        return loaded
+    return methods[_method_name(arguments.model, arguments.method, list(methods), loaded.__name__)]
+
+
 def _run(arguments) -> int:
-    function = load(arguments.model, backend=arguments.backend)
+    function = _load_method(arguments)
     args, kwargs = _call_arguments(arguments)
     outputs = _outputs(function, function(*args, **kwargs))
     if not arguments.output:
@@ -203,7 +228,7 @@ def _progress(done: int, total: int, stream, width: int = 30) -> None:
 def _bench(arguments) -> int:
     if arguments.repeat < 1 or arguments.warmup < 0:
         raise CommandError("--repeat must be at least 1 and --warmup at least 0")
-    function = load(arguments.model, backend=arguments.backend)
+    function = _load_method(arguments)
     args, kwargs = _call_arguments(arguments)
     start = time.perf_counter()
     function(*args, **kwargs)
@@ -303,7 +328,8 @@ def graph_to_dot(graph, title: str = "graph") -> str:
 
 def _graph(arguments) -> int:
     model = read_model(arguments.model)
-    entry = model.entry_points[0]
+    name = _method_name(arguments.model, arguments.method, [e.name for e in model.entry_points], model.module)
+    entry = next(entry for entry in model.entry_points if entry.name == name)
     graphs = entry.specializations if arguments.specialized else entry.graphs
     kind = "specialisation" if arguments.specialized else "graph"
     if not 0 <= arguments.graph < len(graphs):
@@ -321,7 +347,7 @@ def _export(arguments) -> int:
     model = read_model(arguments.model)
     stem = os.path.splitext(os.path.basename(arguments.model))[0]
     header = arguments.header or os.path.join(os.path.dirname(arguments.shared), stem + ".h")
-    functions = export_library(specialisations(model.entry_points), arguments.shared, header,
+    functions = export_library(specialisations(model.entry_points, model.module), arguments.shared, header,
                                prefix=arguments.prefix, cpu=arguments.cpu, compiler=arguments.cc,
                                origin=os.path.basename(arguments.model))
     print(f"wrote {arguments.shared} and {header}: " + ", ".join(f.name for f in functions))
@@ -336,6 +362,12 @@ def _call_options(parser: argparse.ArgumentParser) -> None:
                         help="a keyword argument: an int, float, True, False, None or a string")
     parser.add_argument("--backend", choices=["llvm", "interpreter"], default=None,
                         help="the backend to compile with (default: llvm)")
+    _method_option(parser)
+
+
+def _method_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--method", default=None, metavar="NAME",
+                        help="for a saved module: the method to use (default: forward)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -363,6 +395,7 @@ def build_parser() -> argparse.ArgumentParser:
     graph_command.add_argument("--graph", type=int, default=0, metavar="N", help="which graph (default 0)")
     graph_command.add_argument("--specialized", action="store_true",
                                help="choose among the specialised graphs saved with the model")
+    _method_option(graph_command)
     graph_command.set_defaults(handler=_graph)
 
     bench_command = commands.add_parser("bench", help="latency percentiles of repeated calls")

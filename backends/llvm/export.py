@@ -49,19 +49,21 @@ class Specialisation:
     static: dict                 # parameter -> the int or bool value the graph was compiled for
 
 
-def specialisations(entry_points: Sequence) -> list[Specialisation]:
-    """Every saved specialisation of `entry_points` (serialization.EntryPoint);
+def specialisations(entry_points: Sequence, module: str | None = None) -> list[Specialisation]:
+    """Every saved specialisation of `entry_points` (serialization.EntryPoint),
+    named `<module>.<method>` when they are the methods of `module`;
     ExportError for an entry point with none, or one whose specialisation
     was compiled for a value of an int parameter that cannot be told."""
     found = []
     for entry in entry_points:
         names = [p.name for p in entry.parameters]
         signature = str(inspect.Signature(entry.parameters))
+        name = entry.name if module is None else f"{module}.{entry.name}"
         if not entry.specializations:
-            raise ExportError(f"entry point {entry.name!r} has no compiled version saved: call it on example "
+            raise ExportError(f"entry point {name!r} has no compiled version saved: call it on example "
                               "arguments before jitc.save, so that dtypes and ranks are known")
         for index, graph in enumerate(entry.specializations):
-            found.append(Specialisation(entry.name, index, len(entry.specializations), graph, names, signature,
+            found.append(Specialisation(name, index, len(entry.specializations), graph, names, signature,
                                         _static_values(entry, graph, names)))
     return found
 
@@ -97,7 +99,8 @@ def _c_function(specialisation: Specialisation, name: str, implementation: str, 
 
 
 def c_names(found: list[Specialisation], prefix: str = "") -> list[str]:
-    """`<prefix><entry>`, or `<prefix><entry>_<n>` where an entry has several versions."""
+    """`<prefix><entry>`, or `<prefix><entry>_<n>` where an entry has several versions; a
+    module's method `<module>.<method>` is `<prefix><module>_<method>`."""
     names = []
     for specialisation in found:
         name = c_identifier(prefix + specialisation.entry)
