@@ -146,6 +146,7 @@ def test_bench_prints_percentiles_and_a_progress_bar(model, capsys):
     (["run", "{dir}/model.jitc"], "missing a required argument: 'x'"),
     (["graph", "{dir}/model.jitc", "--graph", "7"], "out of range"),
     (["bench", "{dir}/model.jitc", "--input", "{dir}/x.npy", "--repeat", "0"], "--repeat"),
+    (["run", "{dir}/model.jitc", "--input", "{dir}/x.npy", "--method", "encode"], "holds a function, not a module"),
     (["frobnicate"], "invalid choice"),
     ([], "required"),
 ])
@@ -175,3 +176,38 @@ def test_python_dash_m_jitc_runs_the_console_entry(model, tmp_path):
                             capture_output=True, text=True, timeout=120, cwd=tmp_path)
     assert result.returncode == 2 and result.stderr.startswith("jitc run: error: ")
     assert "Traceback" not in result.stderr and len(result.stderr.splitlines()) == 1
+
+
+class Scaler(jitc.nn.Module):
+    def __init__(self):
+        self.weights = WEIGHTS
+
+    def forward(self, x):
+        return x @ self.weights
+
+    @jitc.export
+    def encode(self, x, scale: float = 2.0):
+        return np.tanh(x @ self.weights) * scale
+
+
+def test_a_saved_module_lists_runs_and_prints_each_method(tmp_path, capsys):
+    module = Scaler()
+    scripted = jitc.script(module)
+    x = np.random.default_rng(1).standard_normal((3, 4))
+    scripted(x), scripted.encode(x)
+    jitc.save(scripted, tmp_path / "scaler.jitc")
+    np.save(tmp_path / "x.npy", x)
+    status, out, _ = _run(capsys, "inspect", tmp_path / "scaler.jitc")
+    assert status == 0 and "module Scaler: methods forward, encode" in out
+    assert "method forward(x) -> 1 output(s)" in out and "method encode(x, scale=2.0) -> 1 output(s)" in out
+    for options, expected in (([], module(x)), (["--method", "forward"], module(x)),
+                              (["--method", "encode", "--arg", "scale=0.5"], module.encode(x, 0.5))):
+        status, _, err = _run(capsys, "run", tmp_path / "scaler.jitc", "--input", tmp_path / "x.npy", *options,
+                              "--output", tmp_path / "y.npy")
+        assert status == 0, err
+        assert_same(np.load(tmp_path / "y.npy"), expected)
+    status, out, _ = _run(capsys, "graph", tmp_path / "scaler.jitc", "--method", "encode")
+    assert status == 0 and out == str(jitc.load(tmp_path / "scaler.jitc").encode.graph)
+    status, _, err = _run(capsys, "bench", tmp_path / "scaler.jitc", "--input", tmp_path / "x.npy",
+                          "--method", "decode")
+    assert status == 2 and "module Scaler has no method 'decode'; it has forward, encode" in err
