@@ -62,6 +62,25 @@ def halves(x, n: int):
     return np.stack(np.split(x, n))  # n decides the shape: compiled for one value of n
 
 
+class Codec(jitc.nn.Module):
+    """A module with two methods marked @jitc.export beside forward."""
+
+    def __init__(self, rng):
+        self.weight = rng.standard_normal((3, 4)).astype(np.float32)
+        self.bias = rng.standard_normal(4).astype(np.float32)
+
+    def forward(self, x):
+        return x @ self.weight
+
+    @jitc.export
+    def encode(self, x, scale: float = 2.0):
+        return np.tanh(x @ self.weight + self.bias) * scale
+
+    @jitc.export
+    def decode(self, code):
+        return code @ self.weight.T, np.sqrt(np.sum(code * code, axis=-1))
+
+
 def stacked(xs):
     return np.stack(xs)
 
@@ -255,6 +274,33 @@ def test_scalars_tuples_versions_and_two_libraries_in_one_program(tmp_path):
     status, out, err = run(program, tmp_path, 4)
     assert status == 3 and "y64" in out  # the calls before it succeeded
     assert err.strip() == "status 1: ValueError: argument 'n': this version was compiled for n=2, got 4"
+
+
+def test_each_method_of_a_module_is_a_c_function(tmp_path):
+    rng = np.random.default_rng(3)
+    module = Codec(rng)
+    scripted = jitc.script(module)
+    x = rng.standard_normal((4, 3)).astype(np.float32)
+    scripted(x), scripted.encode(x), scripted.decode(module.encode(x))
+    jitc.save(scripted, tmp_path / "codec.jitc")
+    export(tmp_path / "codec.jitc")
+    header = (tmp_path / "codec.h").read_text()
+    assert "Codec_encode: Codec.encode(x, scale=2.0)" in header and "int Codec_decode(const float *code_data" in header
+    program = build("methods_main", tmp_path, "codec")
+    loaded = jitc.load(tmp_path / "codec.jitc")
+    for batch in (5, 2):
+        x = rng.standard_normal((batch, 3)).astype(np.float32)
+        code = module.encode(x)
+        write_inputs(tmp_path, {"x": x, "code": code})
+        status, out, err = run(program, tmp_path, batch, 0.25)
+        assert status == 0, err
+        found = read_outputs(tmp_path, out)
+        for name, eager, python in (("forward", module(x), loaded(x)),
+                                    ("encoded", module.encode(x, 0.25), loaded.encode(x, 0.25)),
+                                    ("decoded", module.decode(code)[0], loaded.decode(code)[0]),
+                                    ("norm", module.decode(code)[1], loaded.decode(code)[1])):
+            assert_same(found[name], eager, rtol=1e-5, atol=1e-5)  # float32, summed in another order
+            np.testing.assert_array_equal(found[name], python)
 
 
 def test_arguments_written_in_place_and_null_pointers(tmp_path):
