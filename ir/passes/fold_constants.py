@@ -31,7 +31,7 @@ MAX_FOLDED_ELEMENTS = 4096
 _NOT_FOLDABLE = {Group.CONTROL, Group.CONSTANT}
 
 
-def _input_values(node: Node) -> list | None:
+def input_values(node: Node) -> list | None:
     """The constant values of all inputs, tensor constants included, or None."""
     values = []
     for value in node.inputs:
@@ -43,6 +43,15 @@ def _input_values(node: Node) -> list | None:
     return values
 
 
+def _declared_size(value: Value) -> int:
+    """At least how many elements a value has, by its type (0 for scalars,
+    1 for each unknown dim)."""
+    type = value.type
+    if not isinstance(type, TensorType) or type.shape is None:
+        return 0
+    return math.prod(dim if isinstance(dim, int) else 1 for dim in type.shape)
+
+
 def _is_attribute_value(value) -> bool:
     """True for what a scalar constant can hold in the text form: Python
     scalars, None, strings, and tuples of those (not lists, NumPy scalars or
@@ -52,12 +61,13 @@ def _is_attribute_value(value) -> bool:
     return type(value) in (bool, int, float, str, type(None))
 
 
-def _replace_with_constant(node: Node, output: Value, result) -> bool:
-    """Replace `output` by a constant holding `result` if it can be one."""
+def _replace_with_constant(node: Node, output: Value, result, max_elements: int = MAX_FOLDED_ELEMENTS) -> bool:
+    """Replace `output` by a constant holding `result` if it can be one
+    (an array of at most `max_elements`)."""
     graph = node.graph
     with graph.inserting_before(node):
         if isinstance(result, (np.ndarray, np.generic)):
-            if result.size > MAX_FOLDED_ELEMENTS:
+            if result.size > max_elements:
                 return False
             constant = graph.tensor_constant(np.array(result), output.name or "c", node.source)
         else:
@@ -68,11 +78,15 @@ def _replace_with_constant(node: Node, output: Value, result) -> bool:
     return True
 
 
-def _evaluate(node: Node) -> bool:
+def evaluate(node: Node, inputs: list | None = None, max_elements: int = MAX_FOLDED_ELEMENTS) -> bool:
+    """Replace a pure op whose inputs are all constants (their values:
+    `inputs`, found when None) by the constants it computes."""
     op = get_op(node.kind)
     if not op.pure or op.reference is None or op.group in _NOT_FOLDABLE:
         return False
-    inputs = _input_values(node)
+    if all(_declared_size(output) > max_elements for output in node.outputs):
+        return False  # known too large before computing it
+    inputs = input_values(node) if inputs is None else inputs
     if inputs is None:
         return False
     try:
@@ -81,7 +95,7 @@ def _evaluate(node: Node) -> bool:
             results = op.run_reference(inputs, node.attributes)
     except Exception:  # the program raises at run time; leave that to it
         return False
-    replaced = [_replace_with_constant(node, out, res) for out, res in zip(node.outputs, results)]
+    replaced = [_replace_with_constant(node, out, res, max_elements) for out, res in zip(node.outputs, results)]
     return any(replaced)
 
 
@@ -171,7 +185,7 @@ def _fold_block(block: Block) -> bool:
             continue  # dead: eliminate_dead_code removes it
         for inner in node.blocks:
             changed |= _fold_block(inner)
-        for fold in (_fold_control, _fold_query, _fold_list_access, _evaluate):
+        for fold in (_fold_control, _fold_query, _fold_list_access, evaluate):
             if fold(node):
                 changed = True
                 break
