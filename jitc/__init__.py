@@ -20,9 +20,10 @@ from .serialization import load, save
 from . import nn
 from .nn import ScriptModule
 from .nn.module import export
+from .freeze import freeze
 
 __version__ = "0.1.0"
-__all__ = ["script", "trace", "ignore", "export", "save", "load", "nn", "CompiledFunction", "ScriptFunction",
+__all__ = ["script", "trace", "ignore", "export", "freeze", "save", "load", "nn", "CompiledFunction", "ScriptFunction",
            "ScriptModule",
            "TracedFunction",
            "LoadedFunction", "JitcError", "ScriptError", "TraceError", "TracingCheckError",
