@@ -503,3 +503,83 @@ def test_manifest_edits_end_in_load_error_or_load_cleanly(fuzz_model, tmp_path_f
     target = tmp_path_factory.mktemp("manifest") / "edited.jitc"
     _rewrite(fuzz_model, target, lambda name, old: text.encode() if name == "manifest.json" else old)
     _load_or_load_error(target)
+
+
+# -- the examples as modules, loaded where their source cannot be imported -----------------------------
+def _example(name: str):
+    """examples/<name>.py as a module (it imports example_checks from its folder)."""
+    import importlib
+    from support.processes import ROOT
+    if str(ROOT / "examples") not in sys.path:
+        sys.path.insert(0, str(ROOT / "examples"))
+    return importlib.import_module(name)
+
+
+class RNNModel(jitc.nn.Module):
+    """The RNN example as a module: its weights are parameters, `forward`
+    runs a sequence with rnn() of the example, `step` (exported) one step."""
+
+    def __init__(self, rnn, inputs):
+        _, _, self.W_h, self.U_h, _ = inputs(T=1)
+        self.b_h = np.linspace(-0.5, 0.5, self.W_h.shape[0], dtype=self.W_h.dtype)
+        self.rnn = rnn
+
+    def forward(self, x, h):
+        return self.rnn(x, h, self.W_h, self.U_h, self.b_h)
+
+    @jitc.export
+    def step(self, x_t, h):
+        return np.tanh(x_t @ self.W_h + h @ self.U_h + self.b_h)
+
+
+_ISOLATED_LOADER = """
+import importlib.util, sys
+for name in ("examples", "rnn", "gpt2", "example_checks", "test_serialization", "support"):
+    assert importlib.util.find_spec(name) is None, f"{name} is importable here"
+import numpy as np
+import jitc
+rnn = jitc.load("rnn.jitc")
+y, h = rnn(np.load("x.npy"), np.load("h.npy"))
+np.save("rnn_y.npy", y), np.save("rnn_h.npy", h)
+np.save("rnn_step.npy", rnn.step(np.load("x.npy")[0], h=np.load("h.npy")))
+for trust in (False, True):
+    gpt2 = jitc.load("gpt2.jitc", trust_native_code=trust)
+    np.save(f"gpt2_{trust}.npy", gpt2.forward(np.load("ids.npy")))
+    np.save(f"gpt2_short_{trust}.npy", gpt2(np.load("ids.npy")[:5]))
+print(rnn, str(rnn.step.signature), gpt2)
+"""
+
+
+def test_example_models_load_and_match_eager_where_their_source_cannot_be_imported(tmp_path):
+    """The issue's criterion: a module scripting the RNN example and the
+    GPT-2 example's module, saved, then loaded by `python -I` (no PYTHONPATH,
+    no user site, no script folder on sys.path) with a working directory
+    holding only the model files and the inputs, and compared with eager."""
+    rnn_example, gpt2_example = _example("rnn"), _example("gpt2")
+    rng = np.random.default_rng(8)
+    rnn_model, gpt2_model = RNNModel(rnn_example.rnn, rnn_example.example_inputs), gpt2_example.GPT2()
+    x, h = rnn_example.example_inputs(T=6, B=3)[0], rng.standard_normal((3, 64)).astype(np.float32)
+    ids = rng.integers(0, 256, size=12)
+    scripted_rnn, scripted_gpt2 = jitc.script(rnn_model), jitc.script(gpt2_model)
+    scripted_rnn(x, h), scripted_rnn.step(x[0], h), scripted_gpt2(ids)
+    folder = tmp_path / "deployed"
+    folder.mkdir()
+    jitc.save(scripted_rnn, folder / "rnn.jitc")
+    jitc.save(scripted_gpt2, folder / "gpt2.jitc")
+    for name, array in {"x": x, "h": h, "ids": ids}.items():
+        np.save(folder / f"{name}.npy", array)
+    env = {key: value for key, value in os.environ.items() if not key.startswith("PYTHON")}
+    result = subprocess.run([sys.executable, "-I", "-c", _ISOLATED_LOADER], cwd=folder, env=env,
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.split("\n")[0] == "<LoadedModule RNNModel: forward, step> (x_t, h) <LoadedModule GPT2: forward>"
+    tolerance = rnn_example.TOLERANCE
+    expected_y, expected_h = rnn_model(x, h)
+    assert_same(np.load(folder / "rnn_y.npy"), expected_y, rtol=tolerance, atol=tolerance)
+    assert_same(np.load(folder / "rnn_h.npy"), expected_h, rtol=tolerance, atol=tolerance)
+    assert_same(np.load(folder / "rnn_step.npy"), rnn_model.step(x[0], h), rtol=tolerance, atol=tolerance)
+    tolerance = gpt2_example.TOLERANCE
+    for trust in (False, True):
+        assert_same(np.load(folder / f"gpt2_{trust}.npy"), gpt2_model(ids), rtol=tolerance, atol=tolerance)
+        assert_same(np.load(folder / f"gpt2_short_{trust}.npy"), gpt2_model(ids[:5]), rtol=tolerance,
+                    atol=tolerance)
