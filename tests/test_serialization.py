@@ -583,3 +583,44 @@ def test_example_models_load_and_match_eager_where_their_source_cannot_be_import
         assert_same(np.load(folder / f"gpt2_{trust}.npy"), gpt2_model(ids), rtol=tolerance, atol=tolerance)
         assert_same(np.load(folder / f"gpt2_short_{trust}.npy"), gpt2_model(ids[:5]), rtol=tolerance,
                     atol=tolerance)
+
+
+_CHECKED_SOURCE = '''
+import numpy as np
+
+
+def checked_projection(x, w):
+    assert np.all(x > 0), "x must be positive"
+    return np.log(x) @ w
+'''
+
+
+def test_errors_in_a_loaded_model_name_the_original_line_after_its_file_is_gone(tmp_path):
+    import importlib.util
+    source = tmp_path / "defining_module.py"
+    source.write_text(_CHECKED_SOURCE)
+    spec = importlib.util.spec_from_file_location("defining_module", source)
+    defining = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(defining)
+    scripted = jitc.script(defining.checked_projection)
+    scripted(np.ones((2, 3)), np.ones((3, 4)))
+    jitc.save(scripted, tmp_path / "checked.jitc")
+    source.unlink()
+    program = textwrap.dedent(f"""
+        import numpy as np
+        import jitc
+        model = jitc.load({str(tmp_path / 'checked.jitc')!r})
+        for x, w in ((-np.ones((2, 3)), np.ones((3, 4))), (np.ones((2, 3)), np.ones((5, 4)))):
+            try:
+                model(x, w)
+            except (AssertionError, ValueError) as error:
+                print(type(error).__name__, error)
+    """)
+    result = subprocess.run([sys.executable, "-I", "-c", program], cwd=tmp_path, capture_output=True, text=True,
+                            timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assertion, shapes = result.stdout.splitlines()
+    assert assertion == f"AssertionError x must be positive (at {source}:6)"
+    line = _CHECKED_SOURCE.splitlines()[6]  # the matmul's line, 7 in the file
+    span = f"7:{line.index('np.log')}-7:{len(line)}"  # columns from 0, as the IR's sources count them
+    assert shapes.startswith("ValueError matmul: ") and shapes.endswith(f"(at {source}:{span})")
