@@ -64,7 +64,7 @@ class MatmulLaunch:
         self.dtype = dtypes[-1]
         self.x_vector, self.y_vector = x.rank == 1, y.rank == 1
         self.batch_rank = max(x.rank + self.x_vector, y.rank + self.y_vector) - 2
-        self.tile = 8 if simulated() else 16
+        self.tile = 4 if simulated() else 16
         self.kernel = compile_kernel(matmul_source(self.batch_rank, self.dtype, self.tile))
 
     def __call__(self, x: DeviceTensor, y: DeviceTensor) -> DeviceTensor:

@@ -115,7 +115,7 @@ def to_device(value: Any) -> Any:
     arrays, used in place when C-contiguous) become DeviceTensors, lists and
     tuples are converted item by item, Python scalars stay as they are."""
     if isinstance(value, (np.ndarray, np.generic)):
-        array = np.ascontiguousarray(value)
+        array = np.asarray(value, order="C")
         return DeviceTensor(cuda_module().to_device(array.reshape(-1) if array.size else np.zeros(1, array.dtype)),
                             array.shape)
     if is_device_array(value):
@@ -144,6 +144,8 @@ def to_host(value: Any) -> Any:
         return [to_host(item) for item in value]
     if isinstance(value, tuple):
         return tuple(to_host(item) for item in value)
+    if isinstance(value, (bool, int, float, complex, str, type(None), np.generic)):
+        return value
     return np.asarray(value)
 
 
