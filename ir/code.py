@@ -90,8 +90,9 @@ class _CodeWriter:
         if node.kind == "prim::Loop":
             self.loop(node, depth)
             return
-        if node.kind == "prim::FusionGroup":
-            self.emit(depth, "# fusion group: one loop nest")
+        if node.kind in ("prim::FusionGroup", "prim::CallFunction"):
+            self.emit(depth, "# fusion group: one loop nest" if node.kind == "prim::FusionGroup"
+                      else f"# call of {node.attributes['name']}, inlined")
             body = node.blocks[0]
             self.assign(depth, body.params, node.inputs)
             self.block(body, depth)

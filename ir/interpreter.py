@@ -138,6 +138,8 @@ class Interpreter:
     def run_prim_FusionGroup(self, node: Node, inputs, env) -> tuple:
         return tuple(self.run_block(node.blocks[0], inputs))
 
+    run_prim_CallFunction = run_prim_FusionGroup
+
     def run_prim_PythonCall(self, node: Node, inputs, env) -> tuple:
         """Call the Python function; what it returns must be of the types the
         node declares (Python scalars and NumPy scalars convert as NumPy does)."""

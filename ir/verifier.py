@@ -147,18 +147,19 @@ class _Verifier:
                     self.fail(f"carried value %{entering.name} enters as {entering.type} "
                               f"but the loop declares %{output.name} : {output.type}", node)
             self.check_block_signature(node, node.blocks[0], [INT] + carried, [BOOL] + carried)
-        elif node.kind == "prim::FusionGroup":
+        elif node.kind in ("prim::FusionGroup", "prim::CallFunction"):
             self.check_block_signature(node, node.blocks[0], [v.type for v in node.inputs],
                                        [v.type for v in node.outputs])
             self.check_closed(node)
 
     def check_closed(self, node: Node) -> None:
-        """A fusion group's block sees only its own parameters."""
+        """A fusion group's (or a call's) block sees only its own parameters."""
         inside = set(node.blocks[0].params) | {v for n in node.blocks[0].walk() for v in n.outputs}
+        inside |= {v for n in node.blocks[0].walk() for block in n.blocks for v in block.params}
         for inner in node.blocks[0].walk():
             for value in inner.inputs:
                 if value not in inside:
-                    self.fail(f"%{value.name} is used inside the fusion group but defined outside it", node)
+                    self.fail(f"%{value.name} is used inside the {node.kind} block but defined outside it", node)
 
     def check_tensor_constant(self, node: Node, name: str) -> None:
         """`@name` must be an array of `graph.tensors`, and the node's type

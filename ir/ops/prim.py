@@ -458,3 +458,10 @@ register(OpDef(
     doc="a closed sub-graph (block params are the inputs, its returns the outputs) "
         "that a backend emits as one loop nest or kernel; made by the fuse_elementwise pass",
 ))
+register(OpDef(
+    name="prim::CallFunction", group=Group.CONTROL, inputs=("*arguments",), attributes={"name": REQUIRED},
+    infer=_fusion_group_infer, reference=None, num_outputs=None, num_blocks=1,
+    doc="a call of the compiled function `name`: a closed block holding its body (block params are "
+        "the arguments, its returns the results), as the frontend emits a call of a traced or "
+        "loaded function; the inline_calls pass replaces it by the body before any backend sees it",
+))

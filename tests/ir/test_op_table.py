@@ -27,7 +27,8 @@ from jitc.ir.ops import UNKNOWN, Group, OpDef, all_ops, get_op
 from jitc.ir.types import (ANY_DIM, BOOL, FLOAT, INT, NONE, DType, ListType, TensorType, TupleType, Type,
                            type_of_value)
 
-RUN_BY_INTERPRETER = {"prim::If", "prim::Loop", "prim::FusionGroup", "prim::Constant", "prim::Uninitialized"}
+RUN_BY_INTERPRETER = {"prim::If", "prim::Loop", "prim::FusionGroup", "prim::CallFunction", "prim::Constant",
+                      "prim::Uninitialized"}
 DTYPES = [np.float32, np.float64, np.int32, np.int64, np.bool_]
 # Groups whose rules see everything NumPy's result depends on, so they must
 # reject every input NumPy rejects. A list type forgets its length and joins
