@@ -69,13 +69,19 @@ def _propagate_node(node: Node) -> None:
         _propagate_if(node)
     elif node.kind == "prim::Loop":
         _propagate_loop(node)
-    elif node.kind == "prim::FusionGroup":
-        body = node.blocks[0]
-        _set_types(body.params, [v.type for v in node.inputs])
-        _propagate_block(body)
-        _set_types(node.outputs, [v.type for v in body.returns])
+    elif node.kind in ("prim::FusionGroup", "prim::CallFunction"):
+        propagate_call(node)
     else:
         _set_types(node.outputs, infer_node_types(node))
+
+
+def propagate_call(node: Node) -> None:
+    """The types in a closed block (a fusion group's, a call's) and of the
+    node's outputs, from the types of its inputs."""
+    body = node.blocks[0]
+    _set_types(body.params, [v.type for v in node.inputs])
+    _propagate_block(body)
+    _set_types(node.outputs, [v.type for v in body.returns])
 
 
 def _propagate_block(block: Block) -> None:

@@ -18,10 +18,7 @@ from support.compare import assert_same
 
 
 def _layer(x, w, b):
-    scale = 2.0
-    h = x @ w * scale + b
-    if x.ndim == 2:  # decided while specialising: folding takes the branch
-        h = np.tanh(h)
+    h = np.tanh((x @ w) * 1.0 + b)  # canonicalize (level 1) removes the * 1.0
     return h - np.max(h, axis=-1, keepdims=True)
 
 
@@ -40,16 +37,16 @@ def test_levels_through_jitc_script():
         compiled = jitc.script(_layer, backend="interpreter", optimize=level)
         assert_same(compiled(*ARGS), expected)
         graphs[level] = _kinds(compiled.graph_for(*ARGS))
-    assert "prim::If" in graphs[0] and "prim::FusionGroup" not in graphs[0]
-    assert "prim::If" not in graphs[1] and "prim::FusionGroup" not in graphs[1]  # folded, not fused
-    assert "prim::If" not in graphs[2] and "prim::FusionGroup" in graphs[2]
+    assert "np::multiply" in graphs[0] and "prim::FusionGroup" not in graphs[0]
+    assert "np::multiply" not in graphs[1] and "prim::FusionGroup" not in graphs[1]  # simplified, not fused
+    assert "np::multiply" not in graphs[2] and "prim::FusionGroup" in graphs[2]
 
 
 def test_levels_select_passes_by_their_own_level():
-    assert pipeline_for_level(0) == []
+    assert pipeline_for_level(0) == ["inline_calls"]  # lowering every backend needs, not optimisation
     one, two = pipeline_for_level(1), pipeline_for_level(2)
     assert set(one) < set(two) and list(two) == [name for name in DEFAULT_ORDER if name in two]
-    assert all(get_pass(name).level == 1 for name in one)
+    assert all(get_pass(name).level <= 1 for name in one)
     assert {"fuse_elementwise", "fuse_rows"} <= set(two) - set(one)
     with pytest.raises(ValueError, match="optimisation level must be 0, 1 or 2, got 3"):
         pipeline_for_level(3)
@@ -78,7 +75,8 @@ def test_printing_the_ir_after_passes(monkeypatch, capsys):
     assert printed.count("// after fold_constants") >= 1 and "// after fuse_rows" in printed
     assert "// after canonicalize" not in printed
     after_fold = printed.split("// after fold_constants", 1)[1].split("// after", 1)[0]
-    assert "graph(" in after_fold and "prim::If" not in after_fold  # the IR as the pass left it
+    assert "graph(" in after_fold and "prim::FusionGroup" not in after_fold  # the IR as the pass left it
+    assert "prim::FusionGroup" in printed.split("// after fuse_rows", 1)[1]
 
 
 def test_printing_after_every_pass_to_a_stream():
