@@ -94,8 +94,8 @@ class ScriptModule(ScriptMethod):
 class LoadedModule:
     """A module read back by `jitc.load`: called, it runs `forward`; each
     saved method is an attribute (`loaded.encode(x)`) and in `methods`.
-    `graph`, `code`, `signature` and `graph_for` are forward's, as on a
-    ScriptModule."""
+    `graph`, `code`, `signature`, `graph_for` and `compile_stats` are
+    forward's, as on a ScriptModule."""
 
     def __init__(self, name: str, methods: dict):
         self.__name__ = name
@@ -118,6 +118,9 @@ class LoadedModule:
 
     def graph_for(self, *args, **kwargs):
         return self.forward.graph_for(*args, **kwargs)
+
+    def compile_stats(self) -> list[dict]:
+        return self.forward.compile_stats()
 
     def __repr__(self) -> str:
         return f"<LoadedModule {self.__name__}: {', '.join(self.methods)}>"
