@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .backends.cuda.runtime import is_device_array
 from .ir.types import (ANY_DIM, BOOL, FLOAT, INT, NEVER, NONE, DType, ListType, TensorType, TupleType,
                        Type, join_types)
 
@@ -44,12 +45,12 @@ def value_type(type: Type) -> Type:
 
 def argument_type(value, name: str) -> Type:
     """The IR type of one call argument; TypeError names the parameter."""
-    if isinstance(value, (np.ndarray, np.generic)):
+    if isinstance(value, (np.ndarray, np.generic)) or is_device_array(value):  # backend="cuda" takes GPU arrays in place
         try:
             dtype = DType.from_numpy(value.dtype)
         except TypeError as error:
             raise TypeError(f"argument '{name}': {error}") from None
-        return TensorType(dtype, tuple(1 if d == 1 else ANY_DIM for d in np.shape(value)))
+        return TensorType(dtype, tuple(1 if d == 1 else ANY_DIM for d in value.shape))
     if isinstance(value, bool):
         return BOOL
     if isinstance(value, int):
