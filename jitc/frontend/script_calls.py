@@ -2,9 +2,11 @@
 
     call_python(expressions, function, args, kwargs) -> frontend value
 
-There is no call op: the callee's body is compiled at the call site, as
-TorchScript does for scripted callees, so its loops and branches join the
-caller's graph and its nodes keep the callee's source locations.
+Python callees have no call op: the callee's body is compiled at the call
+site, since its arguments may be Python objects (a module, a tuple of
+weights, an int that decides a loop) a graph cannot take, so its loops and
+branches join the caller's graph and its nodes keep the callee's source
+locations.
 
 - A plain Python function compiles through a `FunctionCompiler` that shares
   the caller's graph builder, with the callee's globals. Arguments bind as
@@ -17,7 +19,8 @@ caller's graph and its nodes keep the callee's source locations.
 - A `lambda` in the scripted code (`Lambda`) compiles its body where it is
   called, reading the enclosing variables as they are then, as Python does.
 - A `jitc.script` result inlines its Python function; a `jitc.trace` or
-  `jitc.load` result inlines its generic graph.
+  `jitc.load` result is a `prim::CallFunction` node holding its generic
+  graph, which the `inline_calls` pass inlines.
 
 A call cycle is refused (there is no call op to recurse through), and an
 error inside a callee points at the callee's line, with a note naming the
@@ -32,8 +35,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from ..errors import FrontendError, ScriptError
-from ..ir.attributes import TensorRef
-from ..ir.graph import Graph, Value, copy_node_into
+from ..ir.errors import IRTypeError
+from ..ir.graph import Graph, Value
+from ..ir.passes.inline_calls import call_graph
 from ..ir.ops.prim import PythonFunction
 from ..ir.types import NEVER, NONE, TENSOR, TupleType, Type, is_subtype
 from ..signature import describe as describe_type
@@ -193,8 +197,9 @@ def _inline_lambda(expressions: "ExpressionCompiler", function: Lambda, args: Se
 
 def _inline_compiled(expressions: "ExpressionCompiler", function, args: Sequence[Any],
                      kwargs: dict[str, Any]) -> Any:
-    """A traced or loaded function: its generic graph's nodes, emitted again
-    at the call site (types follow the arguments' types)."""
+    """A traced or loaded function: a `prim::CallFunction` holding a copy of
+    its generic graph, typed by the arguments (the inline_calls pass inlines
+    it, so `.graph` shows the call and `graph_for` the inlined body)."""
     builder = expressions.builder
     try:
         values = [_as_argument(builder, value) for value in function.bind(args, kwargs)]
@@ -206,40 +211,13 @@ def _inline_compiled(expressions: "ExpressionCompiler", function, args: Sequence
         if not is_subtype(type, generic_type(param.type)):
             raise FrontendError(f"{function.__name__}(): argument '{name}' must be "
                                 f"{describe_type(generic_type(param.type))}, got {describe_type(type)}")
-    mapping: dict[Value, Value] = {param: builder.value(value) for param, value in zip(graph.params, values)}
-    saved = builder.source
     try:
-        for node in graph.block.nodes:
-            builder.source = node.source or saved
-            _emit_copy(expressions, graph, node, mapping)
-    finally:
-        builder.source = saved
-    outputs = tuple(mapping[value] for value in graph.returns)
+        call = call_graph(builder.graph, graph, [builder.value(value) for value in values], function.__name__,
+                          builder.source)
+    except IRTypeError as error:
+        raise FrontendError(f"{function.__name__}(): {error}") from None
+    outputs = tuple(call.outputs)
     return outputs[0] if function.output_arity is None else outputs
-
-
-def _emit_copy(expressions: "ExpressionCompiler", graph: Graph, node, mapping: dict) -> None:
-    builder = expressions.builder
-    constant = node.attributes.get("value") if node.kind == "prim::Constant" else None
-    if isinstance(constant, TensorRef):
-        outputs = [expressions.context.import_object(graph.tensors[constant.name], node.output.name or "c")]
-    elif not node.blocks:
-        outputs = builder.op_multi(node.kind, [mapping[v] for v in node.inputs], node.attributes,
-                                   len(node.outputs))
-    else:  # control flow keeps its declared types; specialisation propagates them again
-        copy = builder.op_typed(node.kind, [mapping[v] for v in node.inputs],
-                                [v.type for v in node.outputs], node.attributes)
-        for block, new_block in zip(node.blocks, copy.blocks):
-            for param in block.params:
-                mapping[param] = new_block.add_param(param.type, param.name)
-            for inner in block.nodes:
-                copy_node_into(inner, new_block, mapping)
-            new_block.set_returns([mapping.get(v, v) for v in block.returns])
-        outputs = list(copy.outputs)
-    for old, new in zip(node.outputs, outputs):
-        if new.name is None:
-            new.name = old.name
-        mapping[old] = new
 
 
 # -- helpers ----------------------------------------------------------------------------------------
