@@ -35,7 +35,7 @@ def compiled_kernel_count() -> int:
 
 def threads_per_block() -> int:
     """Threads of a 1-d block: a power of two, small in the simulator (a thread is a Python thread there)."""
-    return 8 if simulated() else 256
+    return 4 if simulated() else 256
 
 
 def blocks_for(count: int, threads: int) -> int:

@@ -39,3 +39,14 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if str(item.path).startswith(here):
             item.add_marker(pytest.mark.skip(reason=f"the CUDA backend cannot run: {NOT_READY}"))
+
+
+@pytest.fixture(autouse=True)
+def _quick_thread_switches():
+    """The simulator runs a block's threads as Python threads that meet at
+    cuda.syncthreads() while a manager thread polls them; with Python's
+    default 5 ms switch interval every meeting costs milliseconds."""
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-5)
+    yield
+    sys.setswitchinterval(interval)
