@@ -256,3 +256,11 @@ def test_unsupported_ops_raise_unsupported_op_error_from_the_plan_builder():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         BACKEND.compile(jitc.script(gelu, backend="interpreter").graph_for(normal(3)))
+
+
+def test_a_saved_model_loads_onto_the_cuda_backend(tmp_path):
+    saved = jitc.script(softmax, backend="interpreter")
+    x = normal(2, 5)
+    saved(x)
+    jitc.save(saved, tmp_path / "softmax.jitc")
+    check_cuda(jitc.load(tmp_path / "softmax.jitc", backend="cuda"), softmax, (x,))
