@@ -1,5 +1,6 @@
-"""`jitc.save` / `jitc.load`: one zip file (format `jitc-model`, version 2)
-holding IR text, raw tensor bytes and a JSON manifest that describes them.
+"""`jitc.save` / `jitc.load`: one zip file (format `jitc-model`, version 2
+for a function, 3 for a module's methods) holding IR text, raw tensor
+bytes and a JSON manifest that describes them.
 
     tensors/<n>.bin           raw little-endian bytes, stored uncompressed at a 64-byte offset
     graphs/<n>.ir             IR text of each generic graph (with `# file:line:col` sources)
@@ -45,7 +46,8 @@ from .ir.types import DType
 from .ir.verifier import verify
 
 FORMAT_NAME = "jitc-model"
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3  # the newest version this jitc reads: 3 added modules (the 'module' field, 'method' entries)
+FUNCTION_FORMAT_VERSION = 2  # a file holding one function is written as version 2, which older jitc read too
 ALIGNMENT = 64
 # Ops whose meaning changed after version 1; every other op is at version 1. A file naming an
 # op at a newer version than this table is refused; an older one would need an upgrader.
@@ -255,7 +257,7 @@ def save(function, path: str | os.PathLike, *, extra_files: Mapping[str, bytes |
                          "@jitc.ignore calls (or compile them) before saving")
     manifest = {
         "format": FORMAT_NAME,
-        "format_version": FORMAT_VERSION,
+        "format_version": FUNCTION_FORMAT_VERSION if module is None else FORMAT_VERSION,
         "jitc_version": _jitc_version(),
         **({} if module is None else {"module": module}),
         "entry_points": entries,
@@ -388,10 +390,10 @@ def _check_version(manifest: dict) -> int:
              f"the file has format version {version}, newer than this jitc ({_jitc_version()}) reads "
              f"(up to {FORMAT_VERSION}); it was written by {writer_text}: load it with that jitc "
              "or a newer one")
-    _require(version == FORMAT_VERSION,
+    _require(version >= FUNCTION_FORMAT_VERSION,
              f"the file has format version {version} (from a development build of jitc before "
-             f"{_jitc_version()}); this jitc reads version {FORMAT_VERSION} only: load it with the jitc "
-             "that wrote it and save it again")
+             f"{_jitc_version()}); this jitc reads versions {FUNCTION_FORMAT_VERSION} to {FORMAT_VERSION}: "
+             "load it with the jitc that wrote it and save it again")
     _require(isinstance(writer, str) and 0 < len(writer) < 100 and writer.isprintable(),
              "the manifest's 'jitc_version' is missing or malformed")
     return version
@@ -633,6 +635,8 @@ class _Reader:
         module = manifest.get("module")
         _require(module is None or isinstance(module, str) and 0 < len(module) <= 200 and module.isprintable(),
                  "the manifest's 'module' is malformed")
+        _require(module is None or version >= 3, f"the file has format version {version}, which holds no "
+                 "modules, yet its manifest names one")
         kind = "function" if module is None else "method"
         entry_points = [self.entry_point(index, entry, tensors, ops, kind)
                         for index, entry in enumerate(_list(manifest, "entry_points", "the manifest", 1000))]

@@ -281,9 +281,26 @@ def test_format_version_1_is_refused_with_advice(saved_model, tmp_path):
 
 
 def test_newer_format_version_names_the_writer(saved_model, tmp_path):
-    copy = _edit_manifest(saved_model[0], tmp_path / "v3.jitc",
-                          lambda m: m.update(format_version=3, jitc_version="9.1.0"))
-    with pytest.raises(jitc.LoadError, match=r"format version 3, .*written by jitc 9\.1\.0"):
+    copy = _edit_manifest(saved_model[0], tmp_path / "v4.jitc",
+                          lambda m: m.update(format_version=4, jitc_version="9.1.0"))
+    with pytest.raises(jitc.LoadError, match=r"format version 4, .*written by jitc 9\.1\.0"):
+        jitc.load(copy)
+
+
+def test_a_module_is_format_version_3_and_a_function_stays_version_2(saved_model, fuzz_model, tmp_path):
+    assert _manifest(saved_model[0])["format_version"] == 2  # older jitc read it
+    manifest = _manifest(fuzz_model)
+    assert (manifest["format_version"], manifest["module"]) == (3, "Shifted")
+    assert {entry["kind"] for entry in manifest["entry_points"]} == {"method"}
+    copy = _edit_manifest(fuzz_model, tmp_path / "v2.jitc", lambda m: m.update(format_version=2))
+    with pytest.raises(jitc.LoadError, match="format version 2, which holds no modules"):
+        jitc.load(copy)
+    copy = _edit_manifest(fuzz_model, tmp_path / "nomodule.jitc", lambda m: m.pop("module"))
+    with pytest.raises(jitc.LoadError, match="entry point 0 is a method, but the file names no module"):
+        jitc.load(copy)
+    copy = _edit_manifest(fuzz_model, tmp_path / "noforward.jitc",
+                          lambda m: m["entry_points"][0].update(name="backward"))
+    with pytest.raises(jitc.LoadError, match="module 'Shifted' has no forward method"):
         jitc.load(copy)
 
 
