@@ -12,7 +12,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .backends.cuda.runtime import is_device_array
 from .ir.types import (ANY_DIM, BOOL, FLOAT, INT, NEVER, NONE, DType, ListType, TensorType, TupleType,
                        Type, join_types)
 
@@ -43,9 +42,19 @@ def value_type(type: Type) -> Type:
     return type.type if isinstance(type, SpecializedValue) else type
 
 
+def _is_device_array(value) -> bool:
+    """A GPU array, which backend="cuda" takes in place. The CUDA backend is
+    imported only for values of no plain Python kind: importing it costs
+    `import jitc` (and so every `jitc.load`) tens of milliseconds."""
+    if value is None or isinstance(value, (bool, int, float, list, tuple)):
+        return False
+    from .backends.cuda.runtime import is_device_array
+    return is_device_array(value)
+
+
 def argument_type(value, name: str) -> Type:
     """The IR type of one call argument; TypeError names the parameter."""
-    if isinstance(value, (np.ndarray, np.generic)) or is_device_array(value):  # backend="cuda" takes GPU arrays in place
+    if isinstance(value, (np.ndarray, np.generic)) or _is_device_array(value):  # backend="cuda" takes GPU arrays in place
         try:
             dtype = DType.from_numpy(value.dtype)
         except TypeError as error:
