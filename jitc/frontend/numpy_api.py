@@ -512,9 +512,18 @@ def _shape(b: GraphBuilder, a):
 
 
 api.function(np.shape)(_shape)
-api.attribute("ndim")(lambda b, a: b.op("np::ndim", a))
+@api.attribute("ndim")
+def _ndim(b: GraphBuilder, a):
+    """The rank, a Python int when the type knows it (a graph is compiled
+    per rank), so that `if x.ndim == 2:` picks its branch while compiling."""
+    type = b.type_of(a)
+    if isinstance(type, TensorType) and type.rank is not None:
+        return type.rank
+    return b.op("np::ndim", a)
+
+
+api.function(np.ndim)(_ndim)
 api.attribute("size")(lambda b, a: b.op("np::size", a))
-api.function(np.ndim)(lambda b, a: b.op("np::ndim", a))
 api.function(np.size)(lambda b, a, axis=None: b.op("np::size", a) if axis is None
                       else b.op("np::dim", a, axis=b.static_int(axis, "axis")))
 

@@ -160,8 +160,8 @@ def loop_exit_statements(statements: Iterable[ast.stmt]) -> Iterator[ast.Break |
 
 
 def always_returns(statements: list[ast.stmt]) -> bool:
-    """True when every path through `statements` ends in a `return`."""
-    return any(isinstance(s, ast.Return)
+    """True when every path through `statements` ends in a `return` (or a `raise`)."""
+    return any(isinstance(s, (ast.Return, ast.Raise))
                or (isinstance(s, ast.If) and always_returns(s.body) and always_returns(s.orelse))
                for s in statements)
 

@@ -15,7 +15,7 @@ from typing import Any, Callable, Sequence
 from ..errors import FrontendError
 from ..ir.attributes import TensorRef
 from ..ir.graph import Block, Graph, Node, Value
-from ..ir.types import INT, Type, join_types
+from ..ir.types import BOOL, FLOAT, INT, ScalarType, TensorType, Type, join_types
 from .builder import GraphBuilder
 from .script_scope import Unset
 
@@ -96,9 +96,9 @@ def emit_loop_node(builder: GraphBuilder, trip_count: Any, carried: Sequence[tup
             results = body(index, params)
             condition, results = results if isinstance(results, tuple) else (True, results)
             block.set_returns([builder.value(condition)] + [materialise(builder, r) for r in results])
-        widened = [_join(param.type, value.type,
-                         f"'{name}' is {{}} before an iteration of the loop and {{}} after it; "
-                         "give it one type before the loop")
+        widened = [value.type if _becomes_array(param.type, value.type) else
+                   _join(param.type, value.type, f"'{name}' is {{}} before an iteration of the loop and {{}} "
+                         "after it; give it one type before the loop")
                    for name, param, value in zip(names, params, block.returns[1:])]
         if widened == [param.type for param in params]:
             break
@@ -108,10 +108,26 @@ def emit_loop_node(builder: GraphBuilder, trip_count: Any, carried: Sequence[tup
     else:
         raise FrontendError(f"the types of the loop-carried variables {', '.join(names)} "
                             f"did not settle after {MAX_TYPING_ROUNDS} compilations of the loop body")
+    for index, (value, param) in enumerate(zip(initial, params)):
+        if isinstance(value.type, ScalarType) and isinstance(param.type, TensorType):
+            with builder.graph.inserting_before(node):
+                array = builder.op("np::astype", builder.op("prim::NumToTensor", value), dtype=param.type.dtype)
+            node.set_input(2 + index, array)
     # The op's type rule gives the types entering the loop; the outputs take the settled ones.
     for output, param in zip(node.outputs, params):
         output.type, output.name = param.type, param.name
     return node
+
+
+def _becomes_array(before: Type, after: Type) -> bool:
+    """Whether a Python scalar that an iteration turns into a NumPy scalar
+    (`total = 0.0`, then `total = total + x[i]`) enters the loop as a 0-d
+    array of that dtype: what the first iteration computes from the weak
+    scalar is what it computes from the array, as NumPy promotes them."""
+    if not (isinstance(before, ScalarType) and isinstance(after, TensorType) and after.shape == ()
+            and after.dtype is not None):
+        return False
+    return {BOOL: True, INT: after.dtype.is_float or after.dtype.is_integer, FLOAT: after.dtype.is_float}.get(before, False)
 
 
 def discard_loop(graph: Graph, node: Node) -> None:

@@ -31,6 +31,8 @@ import operator
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
+import numpy as np
+
 from ..errors import FrontendError
 from ..ir.graph import Value
 from ..ir.ops import UNKNOWN
@@ -63,7 +65,6 @@ UNSUPPORTED_EXPRESSIONS = {
     ast.SetComp: "set comprehensions are not supported",
     ast.DictComp: "dict comprehensions are not supported",
     ast.GeneratorExp: "generator expressions are not supported; use a list comprehension",
-    ast.JoinedStr: "f-strings are not supported",
     ast.Starred: "starred expressions (*x) are supported only as call arguments",
     ast.Dict: "dict displays are not supported",
     ast.Set: "set displays are not supported",
@@ -111,6 +112,22 @@ class ExpressionCompiler:
         if node.value is Ellipsis or is_constant(node.value):
             return node.value
         raise FrontendError(f"{type(node.value).__name__} constants are not supported")
+
+    def visit_JoinedStr(self, node: ast.JoinedStr) -> str:
+        """An f-string whose values are known while compiling (sizes jitc
+        specialises on, dtypes, constants): a constant string."""
+        parts = []
+        for part in node.values:
+            if isinstance(part, ast.Constant):
+                parts.append(str(part.value))
+                continue
+            value = self.compile(part.value)
+            if isinstance(value, Value) or not is_constant(value):
+                raise FrontendError(f"the f-string value {{{ast.unparse(part.value)}}} is not known while "
+                                    "compiling; jitc makes strings only from values it knows then")
+            value = {-1: value, ord("r"): repr(value), ord("s"): str(value), ord("a"): ascii(value)}[part.conversion]
+            parts.append(format(value, self.compile(part.format_spec) if part.format_spec else ""))
+        return "".join(parts)
 
     def visit_Name(self, node: ast.Name) -> Any:
         return self.context.lookup(node.id, node)
@@ -199,6 +216,11 @@ class ExpressionCompiler:
             return call_python(self, function, args, kwargs)
         if isinstance(function, Value) or not callable(function):
             raise FrontendError(f"{describe(function)} is not callable")
+        if function is np.dtype and all(_is_dtype(x) or is_constant(x) for x in (*args, *kwargs.values())):
+            try:
+                return np.dtype(*args, **kwargs)
+            except TypeError as error:
+                raise FrontendError(f"np.dtype: {error}") from None
         iteration = _lookup(ITERATION_BUILTINS, function)
         if iteration is not None:
             return self.apply_binder(iteration, NUMPY_API.name_of(function), args, kwargs, leading=self)
@@ -264,6 +286,8 @@ class ExpressionCompiler:
         if isinstance(op, (ast.In, ast.NotIn)):
             raise FrontendError("the operators 'in' and 'not in' are not supported")
         function, symbol = COMPARISONS[type(op)]
+        if _is_dtype(left) or _is_dtype(right):
+            return _compare_dtypes(function, symbol, left, right)
         return self.apply_operator(function, symbol, left, right)
 
     # -- truth, and/or, conditional expressions ------------------------------------------------------
@@ -359,6 +383,22 @@ def _tuple_operator(function: Callable, symbol: str, left: Any, right: Any = Non
             return (left if isinstance(left, tuple) else right) * count
     raise FrontendError(f"the operator {symbol} is not supported between {describe(left)} "
                         f"and {describe(right)}")
+
+
+def _is_dtype(value: Any) -> bool:
+    """A dtype as NumPy code names one: `x.dtype`, `np.float32`, `float`."""
+    return isinstance(value, np.dtype) or (isinstance(value, type) and issubclass(value, (np.generic, float, int, bool)))
+
+
+def _compare_dtypes(function: Callable, symbol: str, left: Any, right: Any) -> bool:
+    """`x.dtype == np.float32`: known while compiling (a graph is compiled per dtype)."""
+    if symbol not in ("==", "!=") or isinstance(left, Value) or isinstance(right, Value):
+        raise FrontendError(f"a dtype can be compared only with == or != to another dtype, not with {symbol} "
+                            f"to {describe(right if _is_dtype(left) else left)}")
+    try:
+        return bool(function(np.dtype(left), np.dtype(right)))
+    except TypeError as error:
+        raise FrontendError(f"cannot compare dtypes: {error}") from None
 
 
 def _is(left: Any, right: Any) -> bool:

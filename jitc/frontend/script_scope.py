@@ -48,6 +48,7 @@ UNSET = Unset()
 
 # The scripter's own variables: names no Python variable can have.
 BREAK, CONTINUE, RETURNED = "<break>", "<continue>", "<returned>"
+RAISED = "<raised>"  # True after a `raise`: the rest of the path never runs
 
 
 def return_variable(index: int) -> str:
@@ -151,5 +152,5 @@ class ScriptContext:
         return value
 
 
-__all__ = ["Undefined", "Unset", "UNSET", "BREAK", "CONTINUE", "RETURNED", "return_variable",
+__all__ = ["Undefined", "Unset", "UNSET", "BREAK", "CONTINUE", "RETURNED", "RAISED", "return_variable",
            "array_variable", "is_bound", "same_value", "ScriptContext"]

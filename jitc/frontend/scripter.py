@@ -34,11 +34,21 @@ Where the compiled program differs from Python, by design:
   `for` over elements known while compiling (a tuple, a list display) is
   unrolled, so there the last iteration's values stay, as in Python.
 - `assert` checks at run time and raises AssertionError naming its line;
-  its message must be a constant.
+  its message must be a constant. `raise ValueError("...")` (any built-in
+  exception) raises it at run time with the message and the line; a
+  message made from values known only at run time reads as its source
+  text. What follows a `raise` on its path is not compiled.
+- A Python scalar that a loop turns into a NumPy scalar (`total = 0.0`,
+  then `total = total + x[i]`) enters the loop as a 0-d array of the
+  dtype one iteration gives, so a loop that runs no iteration returns a
+  NumPy scalar where Python returns the Python scalar.
+- `x.ndim` and `x.dtype == np.float32` are known while compiling (a graph
+  is compiled per rank and dtype), so they pick branches then.
 """
 from __future__ import annotations
 
 import ast
+import builtins
 import inspect
 import operator
 import typing
@@ -47,7 +57,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from ..errors import FrontendError
+from ..errors import FrontendError, ScriptError
 from ..ir.graph import Graph, Value
 from ..ir.types import BOOL, FLOAT, INT, NONE, TENSOR, DType, ListType, TensorType, TupleType, Type
 from ..ir.verifier import verify
@@ -60,7 +70,7 @@ from .script_comprehensions import elements_of
 from .script_control import Merged, emit_if
 from .script_expressions import BINARY_OPERATORS, ExpressionCompiler, describe
 from .script_loops import LoopStatements
-from .script_scope import (BREAK, CONTINUE, RETURNED, UNSET, ScriptContext, Undefined, array_variable,
+from .script_scope import (BREAK, CONTINUE, RAISED, RETURNED, UNSET, ScriptContext, Undefined, array_variable,
                            return_variable, same_value)
 from .script_source import FunctionSource
 
@@ -68,7 +78,6 @@ UNSUPPORTED_STATEMENTS = {
     ast.With: "'with' statements are not supported",
     ast.AsyncWith: "'async with' statements are not supported",
     ast.Try: "'try' statements are not supported",
-    ast.Raise: "'raise' is not supported yet; use assert",
     ast.Global: "'global' is not supported: a scripted function cannot assign names outside it",
     ast.Nonlocal: "'nonlocal' is not supported: a scripted function cannot assign names outside it",
     ast.FunctionDef: "a nested function whose body is more than one `return` is not supported; define it "
@@ -125,6 +134,11 @@ class Returned:
     arity: int | None
     node: ast.AST
     arrays: tuple[Any, ...] = ()
+    raises: bool = False  # the path ends in a `raise`: it returns nothing
+
+    def unset_like(self, other: "Returned") -> "Returned":
+        """This raising path as a return of `other`'s arity that is never read."""
+        return Returned((UNSET,) * len(other.values), other.arity, self.node, self.arrays, True)
 
     def describe(self) -> str:
         return "one value" if self.arity is None else f"a tuple of {self.arity}"
@@ -245,9 +259,14 @@ class FunctionCompiler(LoopStatements):
             if self.loop is None:
                 if isinstance(statement, ast.Return):
                     return self.compile_return(statement)
+                if isinstance(statement, ast.Raise):
+                    self.visit_Raise(statement, live_after[index])
+                    return self.returned((None,), None, statement, raises=True)
                 if isinstance(statement, ast.If) and first_return([statement]) is not None:
                     return self.compile_returning_if(statement, rest)
             self.compile_statement(statement, live_after[index])
+            if self.context.variables.get(RAISED) is True:  # what follows never runs
+                return None if self.loop else self.returned((None,), None, statement, raises=True)
             exited = self.exited()
             if exited is False:
                 continue
@@ -349,6 +368,37 @@ class FunctionCompiler(LoopStatements):
         location = self.source.location(statement)
         self.builder.op_multi("prim::Assert", [condition], {"message": f"{text} (at {location.filename}:"
                                                                         f"{location.line})"}, num_outputs=0)
+
+    def visit_Raise(self, statement: ast.Raise, live_out: set[str]) -> None:
+        """`raise Error(message)`: a `prim::Assert` that always fails,
+        raising that built-in exception with the message and the line. The
+        path ends there: variables it leaves unassigned are never read."""
+        if statement.exc is None:
+            raise self.context.error("a bare `raise` is not supported: compiled code has no exception to "
+                                     "raise again", statement)
+        if statement.cause is not None:
+            raise self.context.error("`raise ... from ...` is not supported; raise the exception alone",
+                                     statement.cause)
+        call = statement.exc if isinstance(statement.exc, ast.Call) else None
+        with self.context.located(statement.exc):
+            kind = self.expressions.compile(call.func if call else statement.exc)
+        name = getattr(kind, "__name__", None)
+        if not (isinstance(kind, type) and issubclass(kind, Exception) and getattr(builtins, name, None) is kind):
+            raise self.context.error(f"jitc can raise only Python's built-in exceptions (ValueError, TypeError, "
+                                     f"RuntimeError...), not {describe(kind)}", statement.exc)
+        if call is not None and (call.keywords or len(call.args) > 1):
+            raise self.context.error("raise takes one message: `raise ValueError(\"...\")`", call)
+        text = ""
+        if call is not None and call.args:
+            try:
+                message = self.expressions.compile(call.args[0])
+            except ScriptError:  # a message made at run time reads as its source text
+                message = None
+            text = str(message) if isinstance(message, str) else ast.unparse(call.args[0])
+        location = self.source.location(statement)
+        self.builder.op_multi("prim::Assert", [False], {
+            "message": f"{text} (at {location.filename}:{location.line})", "exception": name}, num_outputs=0)
+        self.context.variables[RAISED] = True
 
     # -- assignments ---------------------------------------------------------------------------------------
     def visit_Assign(self, statement: ast.Assign, live_out: set[str]) -> None:
@@ -556,6 +606,9 @@ class FunctionCompiler(LoopStatements):
 
         def merge(then_variables: dict[str, Any], else_variables: dict[str, Any]) -> list[Merged]:
             left = (then_exits or self.surely_left(then_variables), self.surely_left(else_variables))
+            raised = [variables.pop(RAISED, False) is True for variables in (then_variables, else_variables)]
+            if all(raised):
+                after[RAISED] = True
             merged = []
             for name in dict.fromkeys([*then_variables, *else_variables]):
                 values = [then_variables.get(name, Undefined("")), else_variables.get(name, Undefined(""))]
@@ -589,6 +642,8 @@ class FunctionCompiler(LoopStatements):
         the variables it leaves: a `return`, or a `break` or `continue` of
         a `prim::Loop` (whose body's variables are not read after it unless
         they were bound before it, and so are bound in every branch)."""
+        if variables.get(RAISED) is True:
+            return True
         if self.loop is None:
             return False
         flags = (RETURNED,) if self.loop.unrolled else (BREAK, CONTINUE, RETURNED)
@@ -604,9 +659,9 @@ class FunctionCompiler(LoopStatements):
         return compile_branch
 
     # -- return ----------------------------------------------------------------------------------------
-    def returned(self, values: tuple[Any, ...], arity: int | None, node: ast.AST) -> Returned:
+    def returned(self, values: tuple[Any, ...], arity: int | None, node: ast.AST, raises: bool = False) -> Returned:
         """What a path returns, with the contents of the caller's arrays then."""
-        return Returned(values, arity, node, tuple(self.context.variables[name] for name in self.visible))
+        return Returned(values, arity, node, tuple(self.context.variables[name] for name in self.visible), raises)
 
     def compile_return(self, statement: ast.Return) -> Returned:
         with self.context.located(statement):
@@ -668,6 +723,10 @@ class FunctionCompiler(LoopStatements):
         returns: list[Returned] = []
 
         def merge(then_returned: Returned, else_returned: Returned) -> list[Merged]:
+            if then_returned.raises and not else_returned.raises:
+                then_returned = then_returned.unset_like(else_returned)
+            elif else_returned.raises and not then_returned.raises:
+                else_returned = else_returned.unset_like(then_returned)
             self.check_same_arity(then_returned, else_returned)
             returns.extend((then_returned, else_returned))
             labels = (["the return value"] if then_returned.arity is None else
@@ -685,7 +744,7 @@ class FunctionCompiler(LoopStatements):
         values, outputs = outputs[:len(first.values)], iter(outputs[len(first.values):])
         arrays = tuple(a if a is b else next(outputs) for a, b in zip(first.arrays, second.arrays))
         self.context.variables = before
-        return Returned(tuple(values), first.arity, first.node, arrays)
+        return Returned(tuple(values), first.arity, first.node, arrays, first.raises and second.raises)
 
     def check_same_arity(self, first: Returned, second: Returned) -> None:
         if first.arity == second.arity:

@@ -44,8 +44,20 @@ def uses_try(x):
     return x
 
 
-def uses_raise(x):
-    raise ValueError("no")
+def uses_bare_raise(x):
+    raise
+
+
+class ModelError(Exception):
+    pass
+
+
+def raises_own_exception(x):
+    raise ModelError("no")
+
+
+def raises_from(x):
+    raise ValueError("no") from None
 
 
 def assert_with_computed_message(x):
@@ -408,7 +420,10 @@ CASES = [
     (uses_while_else, "'while ... else' is not supported", "x = x + 1"),
     (uses_with, "'with'", 'with open("f") as f:'),
     (uses_try, "'try'", "try:"),
-    (uses_raise, "'raise'", 'raise ValueError("no")'),
+    (uses_bare_raise, "a bare `raise` is not supported", "raise"),
+    (raises_own_exception, "jitc can raise only Python's built-in exceptions (ValueError, TypeError, "
+     "RuntimeError...), not", 'ModelError("no")'),
+    (raises_from, "`raise ... from ...` is not supported", "None"),
     (assert_with_computed_message, "the message of an assert must be a constant", "x.max()"),
     (uses_global, "'global'", "global GAIN"),
     (uses_nonlocal(), "'nonlocal'", "nonlocal y"),
@@ -449,7 +464,7 @@ CASES = [
     (uses_dict_comprehension, "dict comprehensions", "{i: x for i in range(3)}"),
     (uses_set_comprehension, "set comprehensions", "{i for i in range(3)}"),
     (uses_generator, "generator expressions", "(i for i in range(3))"),
-    (uses_fstring, "f-strings", 'f"{x}"'),
+    (uses_fstring, "the f-string value {x} is not known while compiling", 'f"{x}"'),
     (uses_starred_call, "*x in a call needs a tuple or a list whose length is known", "*args"),
     (uses_kwargs_call, "**kwargs in calls", "**options"),
     (uses_dict, "dict displays", '{"x": x}'),

@@ -8,6 +8,7 @@ import math
 import numpy as np
 import pytest
 
+from jitc.errors import ScriptError
 from jitc.frontend.scripter import script_graph, script_graph_with_arity, type_from_annotation
 from jitc.ir.types import BOOL, FLOAT, INT, NONE, TENSOR, DType, ListType, TensorType, TupleType
 from support.script_checks import DTYPES, check_script, kinds, random_arrays
@@ -44,6 +45,38 @@ def test_constants_fold_at_compile_time():
     constants = [n.attributes["value"] for n in graph.walk() if n.kind == "prim::Constant"]
     assert constants == [2, 2.0, 1, 3.0]
     assert next(graph.walk()).attributes == {"axis": -1, "keepdims": False}
+
+
+def rank_and_dtype_dispatch(x):
+    if x.dtype == np.float32 and x.ndim == 1:
+        return x * 2
+    if x.ndim == 1:
+        x = x[None]
+    if x.dtype != np.dtype("float64") or np.ndim(x) != 2:
+        return x.sum(axis=(0, 1))
+    return x.sum(axis=1) + (x.dtype == float)
+
+
+def test_rank_and_dtype_are_known_while_compiling():
+    """`x.ndim` and `x.dtype == ...` pick a branch while compiling (a graph
+    is compiled per rank and dtype), so each branch needs only to compile
+    for the arguments that reach it."""
+    rng = np.random.default_rng(5)
+    graph = None
+    for shape in ((3,), (2, 3), (2, 3, 4)):
+        for dtype in DTYPES:
+            types = [TensorType(DType.from_numpy(np.dtype(dtype)), ("*",) * len(shape))]
+            graph = check_script(rank_and_dtype_dispatch, random_arrays(rng, dtype, shape), param_types=types)
+    assert "prim::If" not in kinds(graph) and "np::ndim" not in kinds(graph)
+
+
+def compares_a_dtype_with_an_array(x):
+    return x.dtype < x
+
+
+def test_a_dtype_compares_only_by_equality():
+    with pytest.raises(ScriptError, match="a dtype can be compared only with == or != to another dtype, not with <"):
+        script_graph(compares_a_dtype_with_an_array, [TensorType(DType.FLOAT64, ("*",))])
 
 
 @pytest.mark.parametrize("dtype", DTYPES)

@@ -263,6 +263,109 @@ def test_an_assert_known_false_raises_only_when_reached(backend):
     assert kinds(graph).count("prim::Assert") == 1  # `assert True` emits nothing
 
 
+# -- Python scalars that a loop turns into NumPy scalars ------------------------------------------------------
+def running_total(x):
+    total = 0.0
+    for i in range(x.shape[0]):
+        total = total + x[i]
+    return total
+
+
+def counts_positive_rows(x):
+    count = 0
+    for row in x:
+        count += row.sum() > 0
+    return count
+
+
+def running_maximum(x):
+    best = 0
+    for i in range(x.shape[0]):
+        best = np.maximum(best, x[i])
+    return best
+
+
+def zero_d_plus_one(x):
+    s = x.sum()
+    i = 0
+    while i < 3:
+        s += 1
+        i += 1
+    return s
+
+
+def test_a_python_scalar_a_loop_turns_into_a_numpy_scalar_enters_as_one():
+    """`total = 0.0; total = total + x[i]`: the loop carries a 0-d array of
+    the dtype NumPy gives after one iteration (the weak scalar promotes to
+    it), so float32 stays float32."""
+    rng = np.random.default_rng(3)
+    for dtype in DTYPES:
+        check_both(running_total, *[(normal(rng, dtype, n),) for n in (1, 4)])
+    check_both(counts_positive_rows, *[(normal(rng, np.float32, n, 2),) for n in (1, 4)])
+    check_both(running_maximum, *[(normal(rng, np.float32, n),) for n in (1, 4)])
+    check_both(zero_d_plus_one, *[(normal(rng, np.float32, n),) for n in (1, 4)])
+
+
+# -- raise ------------------------------------------------------------------------------------------------
+def checked_rows(x):
+    if x.shape[0] == 0:
+        raise ValueError("checked_rows needs at least one row")
+    return x.mean(axis=0)
+
+
+def positive_sum(x):
+    total = 0.0
+    for i in range(x.shape[0]):
+        if x[i] < 0:
+            raise ValueError(f"negative entry in an array of {x.ndim} dimension")
+        total = total + x[i]
+    return total
+
+
+def matrix_rows(x):
+    if x.ndim == 2:
+        rows = x.sum(axis=1)
+    else:
+        raise TypeError(f"matrix_rows expects a matrix, got {x.ndim} dimension(s)")
+    return rows
+
+
+def scaled_or_raise(x, n: int):
+    if n > 0:
+        return x * n
+    raise RuntimeError(f"n must be positive, got n = {n}")
+
+
+def message_made_at_run_time(x):
+    if x.shape[0] > 2:
+        raise IndexError(f"{x.shape[0]} rows is too many")
+    return x
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_raise_raises_its_exception_naming_the_source_line(backend):
+    rng = np.random.default_rng(7)
+    for dtype in DTYPES:
+        check_both(checked_rows, (normal(rng, dtype, 3, 2),))
+        check_both(positive_sum, (np.abs(normal(rng, dtype, 4)),))
+        check_both(matrix_rows, (normal(rng, dtype, 2, 3),))
+        check_both(scaled_or_raise, (normal(rng, dtype, 3), 2))
+    cases = [(checked_rows, (np.ones((0, 2)),), ValueError, "checked_rows needs at least one row", 2),
+             (positive_sum, (np.array([1.0, -1.0]),), ValueError, "negative entry in an array of 1 dimension", 4),
+             (matrix_rows, (np.ones(3),), TypeError, "matrix_rows expects a matrix, got 1 dimension(s)", 4),
+             # values known only at run time leave the message as its source text
+             (scaled_or_raise, (np.ones(2), 0), RuntimeError, "f'n must be positive, got n = {n}'", 3),
+             (message_made_at_run_time, (np.ones(3),), IndexError, "f'{x.shape[0]} rows is too many'", 2)]
+    for function, args, error, message, offset in cases:
+        with pytest.raises(Exception) as eager:
+            function(*args)
+        assert type(eager.value) is error
+        line = function.__code__.co_firstlineno + offset
+        with pytest.raises(error, match=re.escape(f"{message} (at {__file__}:{line})")):
+            scripted(function, backend)(*args)
+    assert "prim::Assert" not in kinds(scripted(matrix_rows, backend).graph_for(np.ones((2, 2))))
+
+
 # -- for over tuples, lists, arrays, zip and enumerate ----------------------------------------------------
 LAYERS = [(np.full((3, 3), 0.5), np.ones(3)), (np.eye(3), np.arange(3.0))]
 
