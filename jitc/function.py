@@ -22,6 +22,7 @@ from .errors import CompileWarning
 from .ir.code import graph_to_code
 from .ir.errors import IRTypeError
 from .ir.graph import Graph
+from .ir.ops.prim import arrays_in
 from .ir.passes import optimize, specialize
 from .ir.types import TensorType, Type, is_subtype
 from .frontend import trace_inline
@@ -57,6 +58,9 @@ class CompiledFunction:
         self._specializations: dict[tuple[Type, ...], Specialization] = {}
         # Parameters whose int or bool value is part of the signature, found while compiling.
         self.static_parameters: set[str] = set()
+        # Indices of the parameters some compiled version writes into: a call checks that
+        # their arrays share no memory with the other arguments (`check_no_overlap`).
+        self.written_parameters: frozenset[int] = frozenset()
         # The native entries of the versions that ran last, most recent first: each
         # checks the arguments itself and declines (NotImplemented) those it was not
         # compiled for, so a call that matches one never reaches the Python dispatcher.
@@ -86,6 +90,9 @@ class CompiledFunction:
         return list(bound.arguments.values())
 
     def __call__(self, *args, **kwargs):
+        checked = bool(self.written_parameters)
+        if checked:
+            self.check_no_overlap(self.bind(args, kwargs))
         if not kwargs:
             for fast, executable in self._fast:
                 try:
@@ -100,12 +107,30 @@ class CompiledFunction:
             if inlined is not NotImplemented:
                 return inlined
         specialization = self.specialization_for(values)
+        if not checked and self.written_parameters:  # known once the first version is compiled
+            self.check_no_overlap(values)
         fast = getattr(specialization.run, "fast", None)
         # A native entry checks types, not values, so specialised values stay on this path.
         if fast is not None and not any(isinstance(t, SpecializedValue) for t in specialization.types):
             others = tuple(entry for entry in self._fast if entry[0] is not fast)
             self._fast = ((fast, specialization.run),) + others[:FAST_ENTRIES - 1]
         return self.pack(specialization.run(*values))
+
+    def check_no_overlap(self, values: Sequence[Any]) -> None:
+        """ValueError when an argument the function writes into shares memory
+        with another argument (`f(x, x)`, `f(x, x[1:])`): compiled code reads
+        every argument as it was at the call, where NumPy would see the write."""
+        names = list(self.signature.parameters)
+        for written in sorted(self.written_parameters):
+            target = values[written]
+            if not isinstance(target, np.ndarray):
+                continue
+            for index, value in enumerate(values):
+                if index != written and any(_overlap(target, array) for array in arrays_in(value)):
+                    raise ValueError(
+                        f"{self.__name__}(): arguments '{names[written]}' and '{names[index]}' share memory, and "
+                        f"{self.__name__} writes into '{names[written]}'; compiled code reads every argument as it "
+                        f"was at the call, where NumPy's result could differ: pass a copy as '{names[index]}'")
 
     def pack(self, outputs: tuple) -> Any:
         outputs = tuple(_as_numpy_result(v) for v in outputs)
@@ -220,6 +245,8 @@ class CompiledFunction:
                                 f"got {describe(type)}")
 
     def compile_graph(self, graph: Graph) -> tuple[Callable[..., tuple], str]:
+        from .backends.llvm.executable import written_parameters
+        self.written_parameters |= written_parameters(graph)
         backend = get_backend(self.backend)
         ignored = sorted({str(node.attributes["function"]) for node in graph.walk() if node.kind == "prim::PythonCall"})
         if ignored and backend.name != "interpreter":  # only the interpreter calls Python
@@ -250,6 +277,16 @@ def _warn_once(key: tuple[str, str, str], message: str) -> None:
     if key not in _WARNED:
         _WARNED.add(key)
         warnings.warn(message, CompileWarning, stacklevel=6)
+
+
+def _overlap(a: np.ndarray, b: np.ndarray) -> bool:
+    """Whether two arrays share memory (a question too hard to settle counts as yes)."""
+    if not np.may_share_memory(a, b):
+        return False
+    try:
+        return np.shares_memory(a, b, max_work=10_000)
+    except np.exceptions.TooHardError:
+        return True
 
 
 def _as_numpy_result(value):

@@ -236,17 +236,18 @@ def _python_call_reference(*arguments, function, keywords, returns_tuple):
             error.add_note(f"{function} is marked @jitc.ignore, and compiled code passes it its arrays "
                            "read-only: return a new array instead of writing into an argument")
         raise
-    for array in _arrays_in(arguments):  # a result that is (a view of) an argument is copied
+    for array in arrays_in(arguments):  # a result that is (a view of) an argument is copied
         result = _unshared(result, array)
     return result
 
 
-def _arrays_in(value):
+def arrays_in(value):
+    """The arrays in a value, inside lists and tuples too."""
     if isinstance(value, np.ndarray):
         yield value
     elif isinstance(value, (list, tuple)):
         for item in value:
-            yield from _arrays_in(item)
+            yield from arrays_in(item)
 
 
 def _python_call_code(inputs, attributes):
