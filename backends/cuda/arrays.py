@@ -1,7 +1,7 @@
 """Lowerings of the ops that move data rather than compute it: views
 (transpose, reshape, slicing, broadcasting: new strides, no kernel), joins
 (one strided copy per part into a view of the result), creation (fill
-kernels), gathers `x[ids]` (one kernel), and facts about shapes.
+kernels), facts about shapes; indexing.py does `x[index]` and `x[index] = v`.
 
 Each `lower_*` takes the node when the plan is built and returns the
 function the plan calls with the node's input values.
@@ -11,17 +11,14 @@ from __future__ import annotations
 import math
 from typing import Callable
 
-import numpy as np
-
 from ...ir.graph import Node
 from ...ir.ops import get_op
 from ...ir.ops.rules import normalize_axes
-from ...ir.types import DType, TensorType
+from ...ir.types import DType
 from .. import UnsupportedOpError
 from .elementwise import contiguous, copy_into, fill
-from .kernels import blocks_for, compile_kernel, operand_address, operand_arguments, operand_parameters, \
-    threads_per_block, unravel
-from .runtime import DeviceTensor, allocate, cuda_module, to_host
+from .indexing import lower_index, lower_index_put
+from .runtime import DeviceTensor, allocate, to_host
 
 
 def _attributes(node: Node) -> dict:
@@ -198,50 +195,6 @@ def _host_scalar(value):
     return to_host(value).item() if isinstance(value, DeviceTensor) else value
 
 
-def gather_source(ids_rank: int, rest_rank: int) -> str:
-    dims = [f"d{axis}" for axis in range(ids_rank + rest_rank)]
-    indices = [f"i{axis}" for axis in range(ids_rank + rest_rank)]
-    parameters = ["count", *dims, "size", "error", *operand_parameters("out", len(dims)),
-                  *operand_parameters("ids", ids_rank), *operand_parameters("x", rest_rank + 1)]
-    return "\n".join([
-        f"def kernel({', '.join(parameters)}):",
-        "    for index in range(cuda.grid(1), count, cuda.gridsize(1)):",
-        *unravel("index", dims, indices, "        "),
-        f"        row = ids_buffer[{operand_address('ids', indices[:ids_rank])}]",
-        "        if row < 0:",
-        "            row += size",
-        "        if row < 0 or row >= size:",
-        "            error[0] = 1",
-        "        else:",
-        f"            out_buffer[{operand_address('out', indices)}] = "
-        f"x_buffer[{operand_address('x', ['row'] + indices[ids_rank:])}]",
-    ]) + "\n"
-
-
-def lower_index(node: Node) -> Callable:
-    """x[ids] with int ids: a gather along axis 0; other indexes have no CUDA lowering yet."""
-    items = node.attributes.get("items")
-    x_type, ids_type = node.inputs[0].type, node.inputs[1].type if len(node.inputs) > 1 else None
-    if items != ("array",) or not isinstance(ids_type, TensorType) or ids_type.dtype is None \
-            or not ids_type.dtype.is_integer or not isinstance(x_type, TensorType) or not x_type.rank:
-        raise UnsupportedOpError(node.kind, f"only x[int_ids] (a gather along axis 0) has a CUDA lowering, "
-                                            f"not the index {items}")
-    kernel = compile_kernel(gather_source(ids_type.rank, x_type.rank - 1))
-
-    def gather(x: DeviceTensor, ids: DeviceTensor) -> DeviceTensor:
-        out = allocate(ids.shape + x.shape[1:], x.dtype)
-        error = cuda_module().to_device(np.zeros(1, np.int32))
-        if out.size:
-            threads = threads_per_block()
-            kernel[blocks_for(out.size, threads), threads](
-                out.size, *out.shape, x.shape[0], error, *operand_arguments(out, out.strides),
-                *operand_arguments(ids, ids.strides), *operand_arguments(x, x.strides))
-            if error.copy_to_host()[0]:
-                raise IndexError(f"an index is out of bounds for axis 0 with size {x.shape[0]}")
-        return out
-    return gather
-
-
 def lower_query(node: Node) -> Callable:
     attributes = _attributes(node)
     return {"np::shape": lambda x: tuple(x.shape),
@@ -266,7 +219,7 @@ LOWERINGS: dict[str, Callable[[Node], Callable]] = {
     "np::squeeze": lower_squeeze, "np::broadcast_to": lower_broadcast_to, "np::select": lower_select,
     "np::slice": lower_slice, "np::stack": lower_stack, "np::concatenate": lower_concatenate,
     "np::zeros": lower_filled, "np::ones": lower_filled, "np::full": lower_filled, "np::arange": lower_arange,
-    "np::linspace": lower_linspace, "np::index": lower_index, "np::shape": lower_query, "np::dim": lower_query,
+    "np::linspace": lower_linspace, "np::index": lower_index, "np::index_put": lower_index_put, "np::shape": lower_query, "np::dim": lower_query,
     "np::ndim": lower_query, "np::size": lower_query, "prim::NumToTensor": lower_num_to_tensor,
 }
 SCALAR_READS = {"prim::Int": lower_to_scalar, "prim::Float": lower_to_scalar, "prim::Bool": lower_to_scalar}

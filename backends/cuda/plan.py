@@ -237,11 +237,8 @@ def _host_reference(op, attributes, values, output_count: int):
 
 
 UNSUPPORTED_REASONS = {
-    "np::index_put": "x[index] = value has no CUDA lowering yet",
     "prim::CopyInto": "writes into an argument; the CUDA backend copies NumPy arguments to the device, so the "
                       "caller's array would not change",
     "np::cumsum": "scans have no CUDA kernel yet",
     "np::cumprod": "scans have no CUDA kernel yet",
-    "np::argmax": "arg-reductions have no CUDA kernel yet",
-    "np::argmin": "arg-reductions have no CUDA kernel yet",
 }

@@ -37,8 +37,38 @@ def cuda_module():
                 "backend='cuda' found no usable NVIDIA GPU (numba.cuda.is_available() is False). Run on a "
                 "machine with a GPU and driver, set NUMBA_ENABLE_CUDASIM=1 before numba is imported to run the "
                 "same kernels in numba's (slow) simulator, or use backend='llvm'")
+        if simulated():
+            _lock_simulated_shared_arrays()
         _CUDA = cuda
     return _CUDA
+
+
+def _lock_simulated_shared_arrays() -> None:
+    """numba's simulator gives a block's threads one shared array by looking
+    it up, and creating it when missing, without a lock: two threads can
+    each create one, and a tree reduction or matmul tile then reads
+    garbage. Serialise that lookup."""
+    import sys
+    import threading
+    from numba.cuda.simulator import kernelapi
+    shared = kernelapi.FakeCUDAShared
+    if getattr(shared.array, "jitc_locked", False):
+        return
+    unlocked, lock = shared.array, threading.Lock()
+
+    def array(self, shape, dtype):
+        if shape == 0:  # dynamic shared memory: one buffer, no lookup
+            return unlocked(self, shape, dtype)
+        caller = sys._getframe(1)
+        key = (caller.f_code.co_filename, caller.f_lineno)  # the simulator's key: the line asking
+        with lock:
+            found = self._allocations.get(key)
+            if found is None:
+                found = self._allocations[key] = np.empty(shape, kernelapi.numpy_support.as_dtype(dtype)
+                                                          if isinstance(dtype, kernelapi.types.Type) else dtype)
+        return found
+    array.jitc_locked = True
+    shared.array = array
 
 
 def simulated() -> bool:

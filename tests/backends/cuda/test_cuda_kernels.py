@@ -150,6 +150,16 @@ def test_reductions_over_axes():
     check_cuda(cuda(reductions), reductions, (normal(3, 4, 5),), rtol=1e-5, atol=1e-6)
 
 
+def arg_reductions(x):
+    return np.argmax(x, axis=1), np.argmin(x), np.argmax(x, axis=0, keepdims=True)
+
+
+def test_argmax_and_argmin_take_the_first_of_ties_and_of_nans():
+    x = np.array([[1.0, 3.0, 3.0, -2.0, 0.5], [np.nan, 2.0, np.nan, 7.0, 7.0], [0.0, 0.0, -1.0, -1.0, 9.0]])
+    check_cuda(cuda(arg_reductions), arg_reductions, (x,))
+    check_cuda(cuda(arg_reductions), arg_reductions, (normal(4, 9),))
+
+
 # -- views, joins, gathers, creation ----------------------------------------------------------------------------------
 def shapes_and_views(x, ids):
     y = x.T[1:, ::-1]
@@ -166,6 +176,18 @@ def test_views_joins_gather_and_creation():
 
 def gather(table, ids):
     return table[ids]
+
+
+def advanced_indexing(x, rows, columns):
+    y = x.copy()
+    y[1:, 0] = -1.0
+    y[rows, 2] = x[rows, 1] * 2
+    return x[rows, columns], x[:, columns], x[rows[:, None], columns], x[None, 1, ..., columns], y
+
+
+def test_advanced_indexing_gathers_and_scatters():
+    rows, columns = np.array([2, 0, -1]), np.array([1, 3, 0])
+    check_cuda(cuda(advanced_indexing), advanced_indexing, (normal(3, 4), rows, columns))
 
 
 def test_gather_out_of_bounds_raises_index_error():

@@ -43,8 +43,6 @@ def test_every_op_is_lowered_or_listed_as_unsupported_with_a_reason():
 UNSUPPORTED_EXAMPLES = {
     "np::cumsum": (lambda x: np.cumsum(x), (np.ones(3),)),
     "np::cumprod": (lambda x: np.cumprod(x), (np.ones(3),)),
-    "np::argmax": (lambda x: np.argmax(x, axis=0), (np.ones((2, 3)),)),
-    "np::argmin": (lambda x: np.argmin(x, axis=0), (np.ones((2, 3)),)),
 }
 
 
