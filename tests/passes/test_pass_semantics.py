@@ -9,15 +9,17 @@ after the pass must verify, and its declared types must hold at run time
 `propagate_types` has little to do on generated graphs, whose types already
 come from the op rules; it also runs on copies whose tensor types were
 loosened (`Tensor`, `Float(*, *)`), where it must find the original types
-again. A separate test checks that the passes do change many of the
-generated graphs, so that the property is not vacuous.
+again. Half the graphs have a run of their nodes wrapped in a
+prim::CallFunction (tests/passes/outline.py), so every pass meets calls
+and inline_calls has work. A separate test checks that the passes do
+change many of the generated graphs, so that the property is not vacuous.
 """
 from __future__ import annotations
 
 from collections import Counter
 
 import pytest
-from hypothesis import HealthCheck, given, note, settings
+from hypothesis import HealthCheck, given, note, seed, settings
 from hypothesis import strategies as st
 
 from jitc.ir.interpreter import run_graph
@@ -25,6 +27,7 @@ from jitc.ir.passes import DEFAULT_ORDER, all_passes, optimize
 from jitc.ir.printer import print_graph
 from jitc.ir.verifier import verify
 from support.compare import assert_same
+from outline import outline
 from support.graphs import ELEMENTWISE_FAMILIES, PASS_FAMILIES, GraphOptions, graph_inputs, graphs, loosened_types
 
 PASSES = {pass_.name: pass_ for pass_ in all_passes()}
@@ -33,6 +36,10 @@ FOLDABLE = GraphOptions(max_nodes=12, foldable=True, chains=True)
 # Chains of elementwise ops with control flow around them, for passes that rewrite chains.
 CHAINS = GraphOptions(max_nodes=12, chains=True,
                       families=ELEMENTWISE_FAMILIES | PASS_FAMILIES | {"if", "loop", "reduction", "row", "matmul", "constant"})
+# Mostly the patterns particular passes rewrite (peepholes, loops over rows, row reductions),
+# so that each pass meets its own rewrites often.
+PATTERNS = GraphOptions(max_nodes=12, max_params=6,
+                        families=PASS_FAMILIES | {"row", "matmul", "unary", "binary", "constant", "loop"})
 pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")  # log of a negative, var of one
 
 
@@ -53,8 +60,12 @@ def apply(pass_name: str, graph, args, expected) -> bool:
 
 
 @st.composite
-def cases(draw):
-    graph = draw(graphs(draw(st.sampled_from([FOLDABLE, CHAINS]))))
+def cases(draw, calls: bool = True):
+    graph = draw(graphs(draw(st.sampled_from([FOLDABLE, CHAINS, PATTERNS]))))
+    count = len(graph.block.nodes)
+    if calls and count and draw(st.booleans()):  # a run of its nodes becomes a call, for inline_calls
+        start = draw(st.integers(0, count - 1))
+        outline(graph, start, draw(st.integers(start + 1, count)))
     note(print_graph(graph))  # shown with a falsifying example
     return graph, draw(graph_inputs(graph))
 
@@ -105,16 +116,23 @@ def test_passes_change_many_generated_graphs():
     those with loosened types), the pipeline a fair share,
     and folding removes some prim::If and prim::Loop nodes: the properties
     above are not vacuous."""
-    examples = 40
+    examples = 60
     changed: Counter = Counter()
 
-    @settings(max_examples=examples, derandomize=True, database=None,
+    # A fixed seed rather than derandomize: derandomized examples follow a digest of this
+    # function's source, so that any edit here would draw other examples.
+    @seed(2)
+    @settings(max_examples=examples, derandomize=False, database=None,
               suppress_health_check=list(HealthCheck))
     @given(st.data())
     def sample(data):
-        graph, args = data.draw(cases())
+        graph, args = data.draw(cases(calls=False))  # the examples the counts below were set for
         expected = run(graph, args)
         changed["examples"] += 1
+        if graph.block.nodes:  # the whole graph as one call
+            outlined = graph.copy()
+            outline(outlined, 0, len(outlined.block.nodes))
+            changed["inline_calls"] += apply("inline_calls", outlined, args, expected)
         changed["control flow"] += _control_flow(graph) > 0
         loose = data.draw(loosened_types(graph))
         changed["propagate_types (loosened)"] += apply("propagate_types", loose, args, expected)
