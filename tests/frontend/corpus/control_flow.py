@@ -351,3 +351,13 @@ def while_on_data_norm(x):
         x = x * 0.5
         steps += 1
     return x, steps
+
+
+@case(lambda g, n: (g.normal(n, 4),), data_dependent=True)
+def raise_on_bad_data(x):
+    if not np.all(np.isfinite(x)):
+        raise ValueError("raise_on_bad_data needs finite values")
+    if x.ndim != 2:
+        raise TypeError(f"expected a matrix, got {x.ndim} dimension(s)")
+    return x - x.mean(axis=0)
+
