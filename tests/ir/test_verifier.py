@@ -219,3 +219,28 @@ def test_loop_that_declares_a_narrower_type_than_it_carries_in():
     graph = parse_graph("graph(%x : Float(4), %n : int, %t : bool):\n  %h : Float(3) = prim::Loop(%n, %t, %x)\n"
                         "    block0(%i : int, %a : Float(3)):\n      -> (%t, %a)\n  return (%h)\n")
     assert_rejected(graph, "carried value %x enters as Float(4) but the loop declares %h : Float(3) in prim::Loop")
+
+
+CALL_HEAD = "graph(%x : Float(3), %w : Float(3)):\n  %y : Float(3) = prim::CallFunction[name=\"f\"](%x)\n"
+
+
+@pytest.mark.parametrize("text, message", [
+    (CALL_HEAD + "    block0(%p : Float(3)):\n      %q : Float(3) = np::multiply(%p, %w)\n      -> (%q)\n"
+     "  return (%y)\n",
+     "%w is used inside the prim::CallFunction block but defined outside it in prim::CallFunction"),
+    (CALL_HEAD + "    block0(%p : Double(3)):\n      -> (%p)\n  return (%y)\n",
+     "block parameter %p is Double(3), expected Float(3) in prim::CallFunction"),
+    (CALL_HEAD + "    block0(%p : Float(3), %r : Float(3)):\n      -> (%p)\n  return (%y)\n",
+     "block takes 2 and returns 1 values; expected 1 and 1 in prim::CallFunction"),
+], ids=["call-not-closed", "call-parameter-type", "call-arity"])
+def test_broken_calls_are_rejected(text, message):
+    assert_rejected(parse_graph(text), message)
+
+
+def test_a_call_whose_body_has_its_own_blocks_verifies():
+    """Parameters of blocks nested in a call's body are inside the call."""
+    verify(parse_graph(CALL_HEAD + "    block0(%p : Float(3)):\n      %n : int = prim::Constant[value=2]()\n"
+                       "      %t : bool = prim::Constant[value=True]()\n"
+                       "      %h : Float(3) = prim::Loop(%n, %t, %p)\n"
+                       "        block0(%i : int, %a : Float(3)):\n          %b : Float(3) = np::exp(%a)\n"
+                       "          -> (%t, %b)\n      -> (%h)\n  return (%y)\n"))
