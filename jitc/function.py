@@ -91,8 +91,9 @@ class CompiledFunction:
 
     def __call__(self, *args, **kwargs):
         checked = bool(self.written_parameters)
-        if checked:
-            self.check_no_overlap(self.bind(args, kwargs))
+        if checked:  # all arguments given by position need no binding
+            self.check_no_overlap(args if not kwargs and len(args) == len(self.signature.parameters)
+                                  else self.bind(args, kwargs))
         if not kwargs:
             for fast, executable in self._fast:
                 try:
@@ -120,13 +121,17 @@ class CompiledFunction:
         """ValueError when an argument the function writes into shares memory
         with another argument (`f(x, x)`, `f(x, x[1:])`): compiled code reads
         every argument as it was at the call, where NumPy would see the write."""
-        names = list(self.signature.parameters)
-        for written in sorted(self.written_parameters):
+        for written in self.written_parameters:
             target = values[written]
             if not isinstance(target, np.ndarray):
                 continue
             for index, value in enumerate(values):
-                if index != written and any(_overlap(target, array) for array in arrays_in(value)):
+                if index == written or isinstance(value, (int, float, bool)) or value is None:
+                    continue
+                if isinstance(value, np.ndarray) and not np.may_share_memory(target, value):
+                    continue  # the common case, without the walk below
+                if any(_overlap(target, array) for array in arrays_in(value)):
+                    names = list(self.signature.parameters)
                     raise ValueError(
                         f"{self.__name__}(): arguments '{names[written]}' and '{names[index]}' share memory, and "
                         f"{self.__name__} writes into '{names[written]}'; compiled code reads every argument as it "
