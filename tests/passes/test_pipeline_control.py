@@ -5,6 +5,7 @@ text that parse and print back, and the verifier after every pass."""
 from __future__ import annotations
 
 import io
+import pathlib
 
 import numpy as np
 import pytest
@@ -122,3 +123,14 @@ def test_the_verifier_runs_after_every_pass_when_asked(breaking_pass):
         PassManager(breaking_pass, verify_each=True).run(parse_graph(text))
     with pytest.raises(VerificationError):  # the tests' default (conftest sets JITC_VERIFY=1)
         PassManager(breaking_pass).run(parse_graph(text))
+
+
+DOCS = pathlib.Path(__file__).parents[2] / "docs" / "optimizer.md"
+
+
+def test_the_documentation_names_every_pass_and_each_level_s_pipeline():
+    text = DOCS.read_text()
+    for pass_ in all_passes():
+        assert f"| `{pass_.name}` |" in text, f"docs/optimizer.md does not describe {pass_.name}"
+    for level in (1, 2):
+        assert f"`{', '.join(pipeline_for_level(level))}`" in text, f"level {level}'s pipeline in docs/optimizer.md"
