@@ -54,7 +54,8 @@ def describe(model: ModelFile) -> dict:
             "graphs": [{"inputs": [str(p.type) for p in g.params], "outputs": [str(v.type) for v in g.returns],
                         "nodes": sum(1 for _ in g.walk())} for g in entry.graphs],
             "specializations": [{"inputs": [str(p.type) for p in g.params],
-                                 "outputs": [str(v.type) for v in g.returns]} for g in entry.specializations],
+                                 "outputs": [str(v.type) for v in g.returns], "static": static or {}}
+                                for g, static in zip(entry.specializations, entry.specialization_static)],
             "node_counts": dict(sorted(_node_counts(entry.graphs).items())),
         })
     return {
@@ -98,7 +99,8 @@ def _inspect(arguments) -> int:
                   f"{graph['nodes']} nodes")
         print(f"  specialisations saved: {len(entry['specializations'])}")
         for graph in entry["specializations"]:
-            print(f"    {_types(graph['inputs'])} -> {_types(graph['outputs'])}")
+            static = ", ".join(f"{name}={value!r}" for name, value in graph["static"].items())
+            print(f"    {_types(graph['inputs'])} -> {_types(graph['outputs'])}" + (f" for {static}" if static else ""))
         print("  nodes by op (generic graphs):")
         width = max((len(kind) for kind in entry["node_counts"]), default=0)
         for kind, count in sorted(entry["node_counts"].items(), key=lambda item: (-item[1], item[0])):

@@ -150,12 +150,16 @@ def _describe_parameters(function) -> list[dict]:
     return parameters
 
 
-def _specialized_graphs(function) -> list[Graph]:
-    """The optimised graphs compiled so far, then those a loaded function
-    was saved with that it has not compiled again."""
-    graphs = {s.types: s.graph for s in function.specializations()}
+def _specialized_graphs(function) -> list[tuple[Graph, dict[str, Any]]]:
+    """(graph, {parameter: the int or bool value it was compiled for}) of
+    the optimised graphs compiled so far, then of those a loaded function
+    was saved with that it has not compiled again (keyed alike, by the
+    argument signature)."""
+    from .function import _static_values
+    names = function.signature.parameters
+    graphs = {s.types: (s.graph, _static_values(s.types, names)) for s in function.specializations()}
     for types, graph in getattr(function, "saved_specializations", {}).items():
-        graphs.setdefault(types, graph)
+        graphs.setdefault(types, (graph, _static_values(types, names)))
     return list(graphs.values())
 
 
@@ -220,10 +224,10 @@ def _entry_record(name: str, kind: str, function, pool: _TensorPool, texts: dict
         "output_arity": function.output_arity,
         "graphs": [_graph_record(g, f"graphs/{first_graph + i}.ir", pool, texts) for i, g in enumerate(generic)],
         "specializations": [_graph_record(g, f"specializations/{first_specialization + i}.ir", pool, texts)
-                            for i, g in enumerate(specialized)],
+                            for i, (g, _) in enumerate(specialized)],
     }
-    for record, graph in zip(entry["graphs"], generic):
-        static = function.static_arguments(graph)
+    statics = [function.static_arguments(graph) for graph in generic] + [static for _, static in specialized]
+    for record, static in zip(entry["graphs"] + entry["specializations"], statics):
         if static:  # {parameter: value}: this graph is compiled for those int or bool values only
             record["static"] = static
     return entry
@@ -242,7 +246,7 @@ def save(function, path: str | os.PathLike, *, extra_files: Mapping[str, bytes |
     kind = "function" if module is None else "method"
     entries = [_entry_record(name, kind, callable_, pool, texts) for name, callable_ in callables]
     graphs = [graph for _, callable_ in callables
-              for graph in callable_.saved_graphs() + _specialized_graphs(callable_)]
+              for graph in callable_.saved_graphs() + [g for g, _ in _specialized_graphs(callable_)]]
     known = op_versions()
     used = sorted({node.kind for graph in graphs for node in graph.walk()})
     unknown = [kind for kind in used if kind not in known]
@@ -327,6 +331,8 @@ class EntryPoint:
     graphs: list[Graph]
     specializations: list[Graph]
     static_arguments: list[dict[str, Any]] = field(default_factory=list)  # one per graph
+    # One per specialisation: its static values, None where the file does not say (files before it did)
+    specialization_static: list[dict[str, Any] | None] = field(default_factory=list)
 
 
 @dataclass
@@ -588,14 +594,19 @@ class _Reader:
         _require(len(graphs) > 0, f"{where} has no graph")
         static_arguments = [_static_arguments(record, graph, parameters, f"{where}, graph {i}")
                             for i, (record, graph) in enumerate(zip(records, graphs))]
+        records = _list(entry, "specializations", where)
         specializations = [self.graph(record, f"{where}, specialisation {i}", tensors, ops)
-                           for i, record in enumerate(_list(entry, "specializations", where))]
+                           for i, record in enumerate(records)]
+        specialization_static = [_static_arguments(record, graph, parameters, f"{where}, specialisation {i}")
+                                 if "static" in record else None
+                                 for i, (record, graph) in enumerate(zip(records, specializations))]
         for graph in graphs + specializations:
             _require(len(graph.params) == len(parameters),
                      f"{where}: a graph takes {len(graph.params)} inputs, the entry point {len(parameters)}")
             _require(len(graph.returns) == (1 if arity is None else arity),
                      f"{where}: a graph returns {len(graph.returns)} values, 'output_arity' says {arity}")
-        return EntryPoint(name, kind, parameters, arity, graphs, specializations, static_arguments)
+        return EntryPoint(name, kind, parameters, arity, graphs, specializations, static_arguments,
+                          specialization_static)
 
     def extra_files(self, entries: list) -> dict[str, bytes]:
         files = {}
@@ -720,10 +731,11 @@ def load(path: str | os.PathLike, backend: str | None = None, *,
         name = entry.name if model.module is None else f"{model.module}.{entry.name}"
         function = LoadedFunction(name, entry.parameters, entry.graphs, entry.output_arity, backend,
                                   entry.static_arguments)
-        # Kept for `jitc.save` to write again and for `jitc inspect`.
-        function.saved_specializations = {_parameter_types(g): g for g in entry.specializations}
+        saved = [(_signature(graph, static, entry.parameters), graph)
+                 for graph, static in zip(entry.specializations, entry.specialization_static)]
+        function.saved_specializations = dict(saved)  # for `jitc.save` to write again
         if trust_native_code:  # the file is trusted: its optimised graphs run as saved, without the passes
-            function.prepared = _unambiguous(entry.specializations)
+            function.prepared = _unambiguous(saved)
         functions[entry.name] = function
     if extra_files is not None:
         for name in list(extra_files):
@@ -735,13 +747,19 @@ def load(path: str | os.PathLike, backend: str | None = None, *,
     return LoadedModule(model.module, functions)
 
 
-def _parameter_types(graph: Graph) -> tuple:
-    return tuple(p.type for p in graph.params)
+def _signature(graph: Graph, static: dict[str, Any] | None, parameters: list[inspect.Parameter]) -> tuple:
+    """The argument signature a saved specialisation was compiled for, as the
+    dispatcher keys versions: its parameter types, with the values of the
+    parameters it was specialised on."""
+    from .signature import specialize_value
+    static = static or {}
+    return tuple(specialize_value(p.type, static[parameter.name]) if parameter.name in static else p.type
+                 for p, parameter in zip(graph.params, parameters))
 
 
-def _unambiguous(graphs: list[Graph]) -> dict[tuple, Graph]:
-    """{parameter types: graph} of the graphs no other graph shares its
-    parameter types with (graphs compiled for different values of an int
-    parameter take the same types, and the dispatcher cannot tell them apart)."""
-    counts = collections.Counter(_parameter_types(g) for g in graphs)
-    return {_parameter_types(g): g for g in graphs if counts[_parameter_types(g)] == 1}
+def _unambiguous(saved: list[tuple[tuple, Graph]]) -> dict[tuple, Graph]:
+    """{signature: graph} of the saved graphs no other one shares its
+    signature with (a file written before specialisations recorded their
+    static values may hold two for one signature, which cannot be told apart)."""
+    counts = collections.Counter(signature for signature, _ in saved)
+    return {signature: graph for signature, graph in saved if counts[signature] == 1}

@@ -212,6 +212,43 @@ def test_specializations_round_trip_and_survive_a_second_save(scripted_model, tm
     assert {types: str(graph) for types, graph in again.saved_specializations.items()} == originals
 
 
+def split_rows(x, n: int):
+    return np.stack(np.split(x, n)) * 2.0  # n decides the result's shape: compiled once per value
+
+
+def test_versions_compiled_for_int_values_keep_them_through_load_save_and_export(tmp_path):
+    from jitc.backends.llvm.cache import canonical_text
+    from jitc.backends.llvm.export import specialisations
+    from jitc.serialization import read_model
+
+    def by_value(path):
+        """{n: IR text, values numbered in order} of the file's specialisations,
+        by the value each records (a version compiled again after loading
+        numbers its values differently)."""
+        entry = read_model(path).entry_points[0]
+        return {static["n"]: canonical_text(graph)
+                for graph, static in zip(entry.specializations, entry.specialization_static)}
+
+    scripted = jitc.script(split_rows)
+    x = np.linspace(-1.0, 1.0, 8)
+    scripted(x, 2), scripted(x, 4)
+    jitc.save(scripted, tmp_path / "split.jitc")
+    [entry] = _manifest(tmp_path / "split.jitc")["entry_points"]
+    assert [record.get("static") for record in entry["specializations"]] == [{"n": 2}, {"n": 4}]
+    for trust in (False, True):
+        loaded = jitc.load(tmp_path / "split.jitc", trust_native_code=trust)
+        for n in (4, 2):
+            assert_same(loaded(x, n), split_rows(x, n))
+        with pytest.raises(TypeError, match=r"saved for arguments of types \(Double\(\*\), n=2\); "):
+            loaded(x, 8)
+        jitc.save(loaded, tmp_path / "again.jitc")  # versions compiled after loading come first
+        assert by_value(tmp_path / "again.jitc") == by_value(tmp_path / "split.jitc")
+    found = specialisations(read_model(tmp_path / "again.jitc").entry_points)
+    assert sorted(version.static["n"] for version in found) == [2, 4]
+    x = np.linspace(-1.0, 1.0, 12)  # sizes other than 1, as saved: the trusted load runs the saved graph for n=4
+    assert loaded.graph_for(x, 4) is loaded.saved_specializations[loaded.signature_of([x, 4])]
+
+
 def test_defaults_and_argument_names_survive(scripted_model):
     path, _ = scripted_model
     loaded = jitc.load(path, backend="interpreter")

@@ -62,15 +62,17 @@ def specialisations(entry_points: Sequence, module: str | None = None) -> list[S
         if not entry.specializations:
             raise ExportError(f"entry point {name!r} has no compiled version saved: call it on example "
                               "arguments before jitc.save, so that dtypes and ranks are known")
-        for index, graph in enumerate(entry.specializations):
+        recorded = entry.specialization_static or [None] * len(entry.specializations)
+        for index, (graph, static) in enumerate(zip(entry.specializations, recorded)):
             found.append(Specialisation(name, index, len(entry.specializations), graph, names, signature,
-                                        _static_values(entry, graph, names)))
+                                        _static_values(entry, graph, names) if static is None else static))
     return found
 
 
 def _static_values(entry, graph: Graph, names: list[str]) -> dict:
     """The values of parameters `graph` was compiled for, from the generic
-    graphs that take its parameter types (all must agree)."""
+    graphs that take its parameter types (all must agree): for files whose
+    specialisations do not record their own."""
     candidates = [static for generic, static in zip(entry.graphs, entry.static_arguments)
                   if all(is_subtype(p.type, g.type) for p, g in zip(graph.params, generic.params))]
     static_names = {name for static in candidates for name in static}
