@@ -1,6 +1,7 @@
 """Whole programs on the CUDA backend in numba's simulator: the RNN and
 GPT-2 examples at tiny sizes, and the scripting corpus (tests/frontend/corpus/)
-at one size in float32, each against its own eager run and the interpreter.
+at one size in float32, scripted and (where tracing differs most) traced,
+each against its own eager run and the interpreter.
 Corpus functions using an op the backend does not lower are skipped with
 the op named (the frontend would run them in the interpreter)."""
 from __future__ import annotations
@@ -53,3 +54,23 @@ def test_corpus_on_cuda(case):
         pytest.skip(f"no CUDA lowering: {error}")
     rtol = case.rtol(np.float32)
     check_cuda(jitc.script(case.function, backend="cuda"), case.function, args, rtol, rtol)
+
+
+# Tracing unrolls loops and inlines calls: the graphs differ most from the scripted ones
+# in these modules (an elementwise function traces to the graph scripting gives).
+TRACEABLE = [case for case in CASES if not case.data_dependent
+             and case.name.split(".")[0] in ("control_flow", "lists_calls_and_models")]
+
+
+@pytest.mark.parametrize("case", TRACEABLE, ids=lambda case: case.name)
+def test_traced_corpus_on_cuda(case):
+    args = case.arguments(_smallest_size_above_one(case), np.float32)
+    if not all(isinstance(argument, np.ndarray) for argument in args):
+        pytest.skip("takes arguments other than arrays (traced as constants); the scripted test runs it")
+    traced = jitc.trace(case.function, args, backend="interpreter")
+    try:
+        BACKEND.compile(traced.graph_for(*args))
+    except UnsupportedOpError as error:
+        pytest.skip(f"no CUDA lowering: {error}")
+    rtol = case.rtol(np.float32)
+    check_cuda(jitc.trace(case.function, args, backend="cuda"), case.function, args, rtol, rtol)
