@@ -11,6 +11,8 @@ import re
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import jitc
 from jitc.errors import ScriptError
@@ -688,6 +690,25 @@ def test_arguments_that_overlap_one_written_into_are_refused():
         compiled = np.arange(6.0)
         assert_same(scripted(add_into, backend)(compiled[::2], compiled[1::2]), expected)
         assert_same(compiled, eager)
+
+
+@settings(max_examples=40)
+@given(st.tuples(*[st.integers(0, 6)] * 2), st.integers(1, 3), st.sampled_from([1, -1]), st.sampled_from(BACKENDS))
+def test_views_of_one_array_match_numpy_or_are_refused(starts, length, step, backend):
+    """Two views of one base array passed to a function that writes into
+    the first: NumPy's result when they share no memory, else the ValueError."""
+    def views(base):
+        return tuple(base[start:start + length][::step] for start in starts)
+
+    eager_base, compiled_base = np.arange(10.0), np.arange(10.0)
+    a, b = views(compiled_base)
+    if np.shares_memory(a, b):
+        with pytest.raises(ValueError, match="arguments 'a' and 'b' share memory"):
+            scripted(add_into, backend)(a, b)
+        assert_same(compiled_base, eager_base)
+    else:
+        assert_same(scripted(add_into, backend)(a, b), add_into(*views(eager_base)))
+        assert_same(compiled_base, eager_base)
 
 
 def test_unsupported_writes_say_why():
