@@ -585,7 +585,8 @@ class _Reader:
                  "and the methods of modules")
         _require(kind == expected_kind, f"{where} is a {kind}, but the file " +
                  ("names no module" if expected_kind == "function" else "holds a module's methods"))
-        _require(kind == "function" or name.isidentifier(), f"{where}: method name {name[:200]!r} is not an identifier")
+        _require(kind == "function" or name.isidentifier(),
+                 f"{where}: method name {name[:200]!r} is not an identifier")
         parameters = self.parameters(_list(entry, "parameters", where, 10_000), where)
         arity = entry.get("output_arity")
         _require(arity is None or _is_int(arity, 0, 10_000), f"{where}: 'output_arity' is malformed")
