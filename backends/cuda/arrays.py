@@ -74,7 +74,8 @@ def lower_squeeze(node: Node) -> Callable:
     axis = _attributes(node)["axis"]
 
     def squeeze(x: DeviceTensor) -> DeviceTensor:
-        axes = [a for a, size in enumerate(x.shape) if size == 1] if axis is None else normalize_axes(axis, len(x.shape))
+        axes = ([a for a, size in enumerate(x.shape) if size == 1] if axis is None
+                else normalize_axes(axis, len(x.shape)))
         if any(x.shape[a] != 1 for a in axes):
             raise ValueError("cannot select an axis to squeeze out which has size not equal to one")
         keep = [a for a in range(len(x.shape)) if a not in axes]
@@ -219,7 +220,8 @@ LOWERINGS: dict[str, Callable[[Node], Callable]] = {
     "np::squeeze": lower_squeeze, "np::broadcast_to": lower_broadcast_to, "np::select": lower_select,
     "np::slice": lower_slice, "np::stack": lower_stack, "np::concatenate": lower_concatenate,
     "np::zeros": lower_filled, "np::ones": lower_filled, "np::full": lower_filled, "np::arange": lower_arange,
-    "np::linspace": lower_linspace, "np::index": lower_index, "np::index_put": lower_index_put, "np::shape": lower_query, "np::dim": lower_query,
-    "np::ndim": lower_query, "np::size": lower_query, "prim::NumToTensor": lower_num_to_tensor,
+    "np::linspace": lower_linspace, "np::index": lower_index, "np::index_put": lower_index_put,
+    "np::shape": lower_query, "np::dim": lower_query, "np::ndim": lower_query, "np::size": lower_query,
+    "prim::NumToTensor": lower_num_to_tensor,
 }
 SCALAR_READS = {"prim::Int": lower_to_scalar, "prim::Float": lower_to_scalar, "prim::Bool": lower_to_scalar}

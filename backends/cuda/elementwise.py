@@ -14,7 +14,7 @@ it is broadcast on, which the host computes per call.
 """
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 
@@ -66,10 +66,15 @@ def block_statements(block: Block, names: dict[Value, str], indent: str) -> list
 
 class ElementwiseLaunch:
     """Host side of one elementwise kernel: output shape by broadcasting the
-    tensor operands, one launch writing a new contiguous tensor (or `into`)."""
+    tensor operands, one launch writing a new contiguous tensor (or `into`).
+    Where every operand is contiguous and of the output's shape (no
+    broadcast, no view), a rank-1 variant of the kernel runs instead: no
+    unravelling of the index (integer division) per element."""
 
-    def __init__(self, source: str, rank: int, tensor_params: Sequence[bool], output: DType):
-        self.kernel = compile_kernel(source)
+    def __init__(self, source_for_rank: Callable[[int], str], rank: int, tensor_params: Sequence[bool],
+                 output: DType):
+        self.kernel = compile_kernel(source_for_rank(rank))
+        self.flat_kernel = compile_kernel(source_for_rank(1)) if rank > 1 else None
         self.rank = rank
         self.tensor_params = tuple(tensor_params)
         self.output = output.numpy
@@ -79,16 +84,23 @@ class ElementwiseLaunch:
         if shape is None:
             shape = np.broadcast_shapes(*(a.shape for a, t in zip(arguments, self.tensor_params) if t))
             shape = (1,) * (self.rank - len(shape)) + tuple(shape)
+        shape = tuple(shape)
         out = allocate(shape, self.output) if into is None else into
-        launch_arguments = [out.size, *shape, *operand_arguments(out, out.strides)]
+        if not out.size:
+            return out
+        tensors = [a for a, is_tensor in zip(arguments, self.tensor_params) if is_tensor]
+        flat = self.flat_kernel is not None and out.is_contiguous and all(
+            a.shape == shape and a.is_contiguous for a in tensors)
+        dims = (out.size,) if flat else shape
+        launch_arguments = [out.size, *dims, *operand_arguments(out, (1,) if flat else out.strides)]
         for argument, is_tensor in zip(arguments, self.tensor_params):
-            if is_tensor:
-                launch_arguments += operand_arguments(argument, argument.broadcast_strides(shape))
-            else:
+            if not is_tensor:
                 launch_arguments.append(argument)
-        if out.size:
-            threads = threads_per_block()
-            self.kernel[blocks_for(out.size, threads), threads](*launch_arguments)
+            else:
+                launch_arguments += operand_arguments(argument, (1,) if flat else argument.broadcast_strides(shape))
+        threads = threads_per_block()
+        kernel = self.flat_kernel if flat else self.kernel
+        kernel[blocks_for(out.size, threads), threads](*launch_arguments)
         return out
 
 
@@ -100,9 +112,8 @@ def group_launch(node: Node) -> ElementwiseLaunch:
              enumerate(zip(block.params, tensor_params))}
     body = block_statements(block, names, INDENT)
     output = value_dtype(node.output.type)
-    return ElementwiseLaunch(elementwise_source(node.output.type.rank, tensor_params, body,
-                                                names[block.returns[0]], output),
-                             node.output.type.rank, tensor_params, output)
+    return ElementwiseLaunch(lambda rank: elementwise_source(rank, tensor_params, body, names[block.returns[0]],
+                                                             output), node.output.type.rank, tensor_params, output)
 
 
 def node_launch(node: Node) -> ElementwiseLaunch:
@@ -111,7 +122,7 @@ def node_launch(node: Node) -> ElementwiseLaunch:
     names = [f"a{k}_value" if is_tensor else f"a{k}" for k, is_tensor in enumerate(tensor_params)]
     body = element_statements(node, names, "v", INDENT)
     output = value_dtype(node.output.type)
-    return ElementwiseLaunch(elementwise_source(node.output.type.rank, tensor_params, body, "v", output),
+    return ElementwiseLaunch(lambda rank: elementwise_source(rank, tensor_params, body, "v", output),
                              node.output.type.rank, tensor_params, output)
 
 
@@ -124,8 +135,8 @@ def copy_into(target: DeviceTensor, source: DeviceTensor) -> DeviceTensor:
     launch = _COPIES.get(key)
     if launch is None:
         output = DType.from_numpy(target.dtype)
-        launch = _COPIES[key] = ElementwiseLaunch(elementwise_source(len(target.shape), [True], [], "a0_value",
-                                                                     output), len(target.shape), [True], output)
+        launch = _COPIES[key] = ElementwiseLaunch(lambda rank: elementwise_source(rank, [True], [], "a0_value", output),
+                                                  len(target.shape), [True], output)
     return launch([source], target.shape, into=target)
 
 
@@ -146,9 +157,9 @@ def fill(shape: Sequence[int], dtype: DType, start, step=0, last=None) -> Device
     launch = _FILLS.get(key)
     if launch is None:
         value = "(a0 + index * a1)" if last is None else "(a2 if index == count - 1 else a0 + index * a1)"
-        launch = _FILLS[key] = ElementwiseLaunch(elementwise_source(len(shape), [False] * (2 + (last is not None)),
-                                                                    [], value, dtype),
-                                                 len(shape), [False] * (2 + (last is not None)), dtype)
+        scalars = [False] * (2 + (last is not None))
+        launch = _FILLS[key] = ElementwiseLaunch(lambda rank: elementwise_source(rank, scalars, [], value, dtype),
+                                                 len(shape), scalars, dtype)
     return launch([start, step] + ([] if last is None else [last]), tuple(shape))
 
 

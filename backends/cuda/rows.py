@@ -139,7 +139,8 @@ class _RowSource:
         self.lines.append(f"{indent}{target}_acc = {cast(initial(node.kind, dtype), dtype)}")
         loop_lines = self.loop_header(indent)
         value = self.compute(source, {}, loop_lines, indent + "    ")
-        loop_lines.append(f"{indent}    {target}_acc = {cast(combine.format(f'{target}_acc', cast(value, dtype)), dtype)}")
+        combined = combine.format(f"{target}_acc", cast(value, dtype))
+        loop_lines.append(f"{indent}    {target}_acc = {cast(combined, dtype)}")
         self.lines += loop_lines
         self.lines += tree_reduction(shared, f"{target}_acc", combine, target, self.threads, indent)
         if node.kind == "np::mean":
@@ -155,7 +156,8 @@ class _RowSource:
         if value in self.params:
             position = self.params[value]
             name = f"a{position}_j{self.loops}"
-            lines.append(f"{indent}{name} = a{position}_buffer[a{position}_base + j * a{position}_stride{self.rank - 1}]")
+            address = f"a{position}_base + j * a{position}_stride{self.rank - 1}"
+            lines.append(f"{indent}{name} = a{position}_buffer[{address}]")
         else:
             node = value.producer
             arguments = [self.compute(v, local, lines, indent) for v in node.inputs]
