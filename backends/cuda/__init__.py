@@ -3,7 +3,8 @@
 Each specialised, optimised graph becomes a launch plan (plan.py): fusion
 groups become one generated numba.cuda kernel each (elementwise.py,
 rows.py), matmuls a tiled kernel (linalg.py), reductions a block per output
-(reductions.py), views new strides (arrays.py). Kernel source is generated
+(reductions.py), scans a thread per line (scans.py), views new strides
+(arrays.py), indexing a view and a gather or scatter (indexing.py). Kernel source is generated
 per group, dtype and rank, compiled with `cuda.jit` and cached by its text.
 
 Arguments: NumPy arrays are copied to the device; objects with
@@ -21,6 +22,7 @@ from .arrays import LOWERINGS, SCALAR_READS
 from .expressions import supported_element_ops
 from .plan import HOST_GROUPS, UNSUPPORTED_REASONS, PlanBuilder, Step, run_steps
 from .reductions import SUPPORTED as REDUCTIONS
+from .scans import SCANS
 from .elementwise import copy_into
 from .runtime import (CudaUnavailableError, DeviceTensor, allocate, as_device_array, cuda_module, to_device,
                       to_host)
@@ -85,7 +87,7 @@ class CudaBackend:
 
 
 def _unsupported_ops() -> dict[str, str]:
-    lowered = (set(LOWERINGS) | set(SCALAR_READS) | supported_element_ops() | REDUCTIONS
+    lowered = (set(LOWERINGS) | set(SCALAR_READS) | supported_element_ops() | REDUCTIONS | SCANS
                | {"np::matmul", "np::astype", "prim::If", "prim::Loop", "prim::FusionGroup", "prim::Constant",
                   "prim::Uninitialized"})
     unsupported = {}

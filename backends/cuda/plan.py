@@ -37,6 +37,7 @@ from .expressions import supported_element_ops
 from .linalg import MatmulLaunch
 from .reductions import SUPPORTED as REDUCTIONS, ReductionLaunch
 from .rows import RowLaunch
+from .scans import SCANS, ScanLaunch
 from .runtime import DeviceTensor, to_device, to_host
 
 UNROLL_LIMIT = 64  # loops of at most this many constant iterations are unrolled into the plan
@@ -217,6 +218,8 @@ class PlanBuilder:
             return "kernel", MatmulLaunch(node)
         if node.kind in REDUCTIONS:
             return "kernel", ReductionLaunch(node)
+        if node.kind in SCANS:
+            return "kernel", ScanLaunch(node)
         raise UnsupportedOpError(node.kind, UNSUPPORTED_REASONS.get(node.kind, "no CUDA lowering"))
 
 
@@ -239,6 +242,4 @@ def _host_reference(op, attributes, values, output_count: int):
 UNSUPPORTED_REASONS = {
     "prim::CopyInto": "writes into an argument; the CUDA backend copies NumPy arguments to the device, so the "
                       "caller's array would not change",
-    "np::cumsum": "scans have no CUDA kernel yet",
-    "np::cumprod": "scans have no CUDA kernel yet",
 }

@@ -249,16 +249,24 @@ def test_to_host_takes_device_arrays_numpy_arrays_and_containers():
 
 
 def cumulative(x):
-    return np.cumsum(x, axis=0) * 2
+    return np.cumsum(x, axis=0) * 2, np.cumprod(x[0] + 1), np.cumsum(x)
+
+
+def test_scans():
+    check_cuda(cuda(cumulative), cumulative, (normal(3, 4),))
+
+
+def masked(x):
+    return x[x > 0] * 2
 
 
 def test_an_op_without_a_cuda_lowering_falls_back_naming_the_op():
-    compiled = cuda(cumulative)
+    compiled = cuda(masked)
     x = normal(3, 2)
-    with pytest.warns(CompileWarning, match="np::cumsum"):
+    with pytest.warns(CompileWarning, match="np::index"):
         result = compiled(x)
     assert compiled.specializations()[0].backend == "interpreter"
-    np.testing.assert_allclose(on_host(result), cumulative(x), rtol=1e-6)
+    np.testing.assert_allclose(on_host(result), masked(x), rtol=1e-6)
 
 
 def test_without_a_gpu_or_the_simulator_the_backend_says_so(monkeypatch):
@@ -272,8 +280,8 @@ def test_without_a_gpu_or_the_simulator_the_backend_says_so(monkeypatch):
 
 def test_unsupported_ops_raise_unsupported_op_error_from_the_plan_builder():
     from jitc.backends.cuda import BACKEND
-    graph = jitc.script(cumulative, backend="interpreter").graph_for(normal(3, 2))
-    with pytest.raises(UnsupportedOpError, match="np::cumsum"):
+    graph = jitc.script(masked, backend="interpreter").graph_for(normal(3, 2))
+    with pytest.raises(UnsupportedOpError, match="np::index"):
         BACKEND.compile(graph)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
