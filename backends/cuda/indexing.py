@@ -1,7 +1,8 @@
 """NumPy indexing on the device: `np::index` (x[index]) and `np::index_put`
 (x[index] = value, as a new array), for indexes of ints, slices, None,
-`...` and int id arrays (boolean masks have a data-dependent size: no
-CUDA lowering).
+`...`, int id arrays and boolean masks. A mask is read back to the host
+and replaced by its np.nonzero ids (NumPy's rule): a synchronisation, the
+price of a result whose size depends on the data.
 
 The index is applied in two stages. The basic items become a view of x
 (ints select, slices slice, None adds an axis); the id arrays leave their
@@ -20,13 +21,13 @@ import numpy as np
 
 from ...ir.graph import Node
 from ...ir.ops.indexing import group_parts, index_plan
-from ...ir.types import TensorType
+from ...ir.types import DType, TensorType
 from .. import UnsupportedOpError
-from .elementwise import copy_into, fill
+from .elementwise import contiguous, copy_into, fill
 from .expressions import value_dtype
 from .kernels import blocks_for, compile_kernel, operand_address, operand_arguments, operand_parameters, \
     threads_per_block, unravel
-from .runtime import DeviceTensor, allocate, cuda_module
+from .runtime import DeviceTensor, allocate, cuda_module, to_device, to_host
 
 
 def basic_view(x: DeviceTensor, items: Sequence[str], parts: Sequence) -> tuple[DeviceTensor, list[int]]:
@@ -101,26 +102,49 @@ class IndexLowering:
     """x[index] (put=False) or x[index] = value as a new array (put=True)."""
 
     def __init__(self, node: Node, put: bool):
-        self.items = node.attributes["items"]
+        self.source_items = node.attributes["items"]
         self.put = put
         x = node.inputs[0].type
-        first = 2 if put else 1
-        arrays = self._array_types(node, first)
+        arrays = self._array_types(node, 2 if put else 1)
         if not isinstance(x, TensorType) or x.rank is None or any(
-                not isinstance(t, TensorType) or t.dtype is None or t.rank is None or not t.dtype.is_integer
-                for t in arrays):
-            raise UnsupportedOpError(node.kind, f"index {self.items}: only ints, slices, None, ... and int id "
-                                                f"arrays have a CUDA lowering (boolean masks do not)")
+                not isinstance(t, TensorType) or t.dtype is None or not t.rank and t.dtype == DType.BOOL
+                or t.rank is None or not (t.dtype.is_integer or t.dtype == DType.BOOL) for t in arrays):
+            raise UnsupportedOpError(node.kind, f"index {self.source_items}: only ints, slices, None, ..., int id "
+                                                f"arrays and boolean masks of known rank have a CUDA lowering")
+        # A mask of rank k indexes as the k id arrays np.nonzero gives: NumPy's own rule.
+        self.mask_ranks = [t.rank if t.dtype == DType.BOOL else None for t in arrays]
+        masks = iter(self.mask_ranks)
+        self.items = tuple(expanded for item in self.source_items
+                           for expanded in ((item,) if item != "array" else ("array",) * (next(masks) or 1)))
         self.dtype = value_dtype(x)
         self.kernel = None
         if arrays:
-            plan = index_plan(self.items, x.rank, [None] * len(arrays))
+            plan = index_plan(self.items, x.rank, [None] * self.items.count("array"))
             view_rank = sum(1 for item in self.items if item in ("slice", "none", "array")) + x.rank - sum(
                 1 for item in self.items if item in ("int", "slice", "array"))
-            id_axes = self._id_axes()
-            self.ids_rank = max(t.rank for t in arrays)
+            self.ids_rank = max(1 if mask else t.rank for t, mask in zip(arrays, self.mask_ranks))
             self.block = plan.block
-            self.kernel = compile_kernel(index_source(view_rank, id_axes, plan.block, self.ids_rank, put))
+            self.kernel = compile_kernel(index_source(view_rank, self._id_axes(), plan.block, self.ids_rank, put))
+
+    def _mask_ids(self, x: DeviceTensor, parts: Sequence) -> list:
+        """`parts` with each boolean mask replaced by its np.nonzero ids (read back: a synchronisation)."""
+        explicit = sum(1 if item in ("int", "slice") else 0 for item in self.source_items) + sum(
+            rank or 1 for rank in self.mask_ranks)
+        expanded, axis, masks = [], 0, iter(self.mask_ranks)
+        for item, group in zip(self.source_items, group_parts(self.source_items, parts)):
+            rank = next(masks) if item == "array" else None
+            if rank is None:
+                expanded += group
+                axis += {"int": 1, "slice": 1, "array": 1, "none": 0}.get(item, len(x.shape) - explicit)
+                continue
+            mask = to_host(contiguous(group[0])).reshape(group[0].shape)
+            if mask.shape != x.shape[axis:axis + rank]:
+                raise IndexError(f"boolean index did not match indexed array along axis {axis}; size of axis is "
+                                 f"{x.shape[axis] if axis < len(x.shape) else 0} but size of corresponding "
+                                 f"boolean axis is {mask.shape[0]}")
+            expanded += [to_device(ids) for ids in np.nonzero(mask)]
+            axis += rank
+        return expanded
 
     @staticmethod
     def _array_types(node: Node, first: int) -> list:
@@ -139,6 +163,8 @@ class IndexLowering:
 
     def __call__(self, x: DeviceTensor, *rest):
         value, parts = (rest[0], rest[1:]) if self.put else (None, rest)
+        if any(self.mask_ranks):
+            parts = self._mask_ids(x, parts)
         if self.put:
             x = copy_into(allocate(x.shape, x.dtype), x)
         view, id_axes = basic_view(x, self.items, parts)

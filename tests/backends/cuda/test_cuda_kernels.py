@@ -256,17 +256,33 @@ def test_scans():
     check_cuda(cuda(cumulative), cumulative, (normal(3, 4),))
 
 
-def masked(x):
-    return x[x > 0] * 2
+def masked(x, mask):
+    y = x.copy()
+    y[x < -0.5] = 0.0
+    y[mask] = x[mask] * 2
+    return x[x > 0], y, x[1][mask[0]]
+
+
+def test_boolean_masks_select_and_assign():
+    x = normal(3, 4)
+    check_cuda(cuda(masked), masked, (x, x > 0.3))
+    with pytest.raises(IndexError, match="boolean index did not match"):
+        cuda(masked)(x, np.ones((2, 4), bool))
+
+
+def write_into_argument(x):
+    x[0] = 1.0
+    return x * 2
 
 
 def test_an_op_without_a_cuda_lowering_falls_back_naming_the_op():
-    compiled = cuda(masked)
+    compiled = cuda(write_into_argument)
     x = normal(3, 2)
-    with pytest.warns(CompileWarning, match="np::index"):
+    expected = write_into_argument(x.copy())
+    with pytest.warns(CompileWarning, match="prim::CopyInto"):
         result = compiled(x)
     assert compiled.specializations()[0].backend == "interpreter"
-    np.testing.assert_allclose(on_host(result), masked(x), rtol=1e-6)
+    np.testing.assert_allclose(on_host(result), expected, rtol=1e-6)
 
 
 def test_without_a_gpu_or_the_simulator_the_backend_says_so(monkeypatch):
@@ -280,8 +296,8 @@ def test_without_a_gpu_or_the_simulator_the_backend_says_so(monkeypatch):
 
 def test_unsupported_ops_raise_unsupported_op_error_from_the_plan_builder():
     from jitc.backends.cuda import BACKEND
-    graph = jitc.script(masked, backend="interpreter").graph_for(normal(3, 2))
-    with pytest.raises(UnsupportedOpError, match="np::index"):
+    graph = jitc.script(write_into_argument, backend="interpreter").graph_for(normal(3, 2))
+    with pytest.raises(UnsupportedOpError, match="prim::CopyInto"):
         BACKEND.compile(graph)
     with warnings.catch_warnings():
         warnings.simplefilter("error")

@@ -40,17 +40,12 @@ def test_every_op_is_lowered_or_listed_as_unsupported_with_a_reason():
         assert isinstance(reason, str) and reason.strip(), f"{name} is unsupported without a reason"
 
 
-def masked_select(x):
-    return x[x > 0]
-
-
 def write_into_argument(x):
     x[0] = 1.0
     return x
 
 
 UNSUPPORTED_EXAMPLES = {
-    "np::index": (masked_select, (np.ones(3),)),
     "prim::CopyInto": (write_into_argument, (np.ones(3),)),
 }
 
