@@ -72,7 +72,8 @@ def test_one_compilation_per_signature_kind():
     compiled(*rnn_inputs(3, 2, 4, dtype=np.float64))
     assert len(compiled.compile_stats()) == 2
     stats = compiled.compile_stats()[0]
-    assert set(stats) >= {"signature", "backend", "frontend", "optimize", "backend"}
+    assert set(stats) >= {"signature", "backend", "code_from", "frontend", "optimize", "codegen"}
+    assert all(stats[stage] >= 0 for stage in ("frontend", "optimize", "codegen"))
 
 
 def test_wrong_arguments_name_the_parameter():
