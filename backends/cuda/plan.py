@@ -8,16 +8,23 @@ sizes from its inputs' shapes, allocates its result and launches.
 Control flow: a `prim::Loop` whose trip count is a constant (after
 specialisation and constant folding) and whose condition stays true is
 unrolled into the list; other loops and `prim::If` are steps holding
-sub-plans that the executor runs (Python per iteration, not per op).
+sub-plans that the executor runs: a Python loop over prepared steps, with
+no user code and no graph walking per call, but still Python per launch
+(see docs/cuda.md for what a native replay would need).
 
-    plan of rnn (loop left as a loop: its trip count is x.shape[0]):
-      host   np::dim          [0] -> [5]
-      kernel np::matmul       [0, 2] -> [7]
-      loop                    [5, 6, 1, 4] -> [12, 13]
-        view   np::select     [7, 8] -> [14]
-        kernel np::matmul     [9, 3] -> [15]
-        kernel FusionGroup    [14, 15, 4] -> [16]
-        ...
+    the plan of examples/rnn.py (`.specializations()[0].run.plan`); the
+    loop stays a loop, its trip count being x.shape[0]:
+      host   prim::ListConstruct [] -> [5]
+      array  np::dim          [0] -> [6]
+      const  prim::Constant   [] -> [7]
+      kernel np::matmul       [0, 2] -> [8]
+      loop   prim::Loop       [6, 7, 1, 5] -> [9, 10]
+        array  np::select       [8, 11] -> [16]
+        kernel np::matmul       [12, 3] -> [17]
+        kernel prim::FusionGroup [16, 17, 4] -> [14]
+        host   prim::ListConstruct [14] -> [18]
+        host   prim::ListAdd    [13, 18] -> [15]
+      array  np::stack        [10] -> [19]
 """
 from __future__ import annotations
 
@@ -210,7 +217,7 @@ class PlanBuilder:
         if node.kind in SCALAR_READS and holds_tensors(node.inputs[0].type):
             return "read", SCALAR_READS[node.kind](node)
         if node.kind in LOWERINGS:
-            return "view", LOWERINGS[node.kind](node)
+            return "array", LOWERINGS[node.kind](node)
         if node.kind in supported_element_ops() and isinstance(node.output.type, TensorType):
             check_rank(node)
             return "kernel", _launcher(node_launch(node))
