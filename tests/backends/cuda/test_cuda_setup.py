@@ -56,3 +56,12 @@ def test_unsupported_ops_raise_unsupported_op_error_naming_them(name):
     graph = jitc.script(function, backend="interpreter").graph_for(*args)
     with pytest.raises(UnsupportedOpError, match=name):
         get_backend("cuda").compile(graph)
+
+
+def test_gpu_benchmarks_run_or_say_why_not():
+    root = os.path.join(os.path.dirname(__file__), "..", "..", "..")
+    environment = {name: value for name, value in os.environ.items() if name != "NUMBA_ENABLE_CUDASIM"}
+    completed = subprocess.run([sys.executable, "-m", "benchmarks.gpu", "--quick", "--filter", "gelu", "--repeat", "1"],
+                               cwd=root, env=environment, capture_output=True, text=True, timeout=300)
+    assert completed.returncode == 0, completed.stderr
+    assert "benchmarks.gpu: skipped, " in completed.stdout or "gelu_64M" in completed.stdout, completed.stdout
