@@ -21,19 +21,21 @@ import sys
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, note, settings
+from hypothesis import strategies as st
 
 import jitc
 from jitc.backends import UnsupportedOpError
 from jitc.backends.llvm.codegen import GraphCodegen
-from jitc.ir.graph import Block
+from jitc.ir.graph import Block, Graph
 from jitc.ir.interpreter import Interpreter, run_graph
-from jitc.ir.ops import Group, get_op
+from jitc.ir.ops import Group, create_op, get_op
 from jitc.ir.parser import parse_graph
 from jitc.ir.passes import optimize, run_pipeline
 from jitc.ir.passes.buffer_liveness import MATERIALISING_GROUPS, materialises
 from jitc.ir.passes.plan_memory import plan_memory
 from jitc.ir.printer import print_graph
-from jitc.ir.types import ScalarType
+from jitc.ir.passes.eliminate_dead_code import eliminate_dead_code
+from jitc.ir.types import DType, ScalarType, TensorType
 from jitc.ir.verifier import verify
 from support.backend_checks import check_script
 from support.compare import assert_same
@@ -139,7 +141,10 @@ def test_planned_peak_against_the_bytes_live_at_each_node(case):
 @settings(suppress_health_check=[HealthCheck.too_slow])
 @given(graphs_with_inputs(STRAIGHT))
 def test_buffers_of_one_slot_are_never_live_together(case):
-    graph, args = case
+    _check_slots(*case)
+
+
+def _check_slots(graph, args) -> None:
     note(print_graph(graph))
     plan, report, live, end, nbytes, bases = _plan_and_walk(graph, args)
     returned = {v for v, (_, last) in live.items() if last == end}
@@ -155,6 +160,49 @@ def test_buffers_of_one_slot_are_never_live_together(case):
             writes_over = (later.in_place_of is earlier.value and overlap == 0 and earlier.value in node.inputs
                            and earlier.value.type.dtype == later.value.type.dtype and not read_otherwise)
             assert overlap < 0 or writes_over, f"{earlier.name} and {later.name} are live together in slot {slot}"
+
+
+INDEXING_KINDS = ("np::exp", "np::tanh", "np::add", "np::multiply", "np::cumsum", "np::index", "np::index_put",
+                  "np::transpose", "np::matmul")
+
+
+@st.composite
+def _indexing_programs(draw):
+    """Straight-line graphs over (4, 4) arrays mixing what allocates in ways the
+    generic generator does not make (x[ids], x[ids] = v, cumsum) with views
+    (transpose) and elementwise ops that may write in place."""
+    graph = Graph("indexing")
+    pool = [graph.add_param(TensorType(DType.FLOAT64, ("N", 4)), name) for name in ("x", "y")]
+    ids = graph.add_param(TensorType(DType.INT64, ("N",)), "ids")
+    for _ in range(draw(st.integers(1, 10))):
+        kind = draw(st.sampled_from(INDEXING_KINDS))
+        operands = [draw(st.sampled_from(pool)) for _ in range(2)]
+        inputs, attributes = {
+            "np::add": (operands, {}), "np::multiply": (operands, {}), "np::matmul": (operands, {}),
+            "np::cumsum": (operands[:1], {"axis": draw(st.integers(0, 1))}),
+            "np::index": ([operands[0], ids], {"items": ("array",)}),
+            "np::index_put": ([*operands, ids], {"items": ("array",)}),
+            "np::transpose": (operands[:1], {}),
+        }.get(kind, (operands[:1], {}))
+        pool.append(create_op(graph, kind, inputs, attributes).output)
+    graph.block.set_returns(draw(st.lists(st.sampled_from(pool[2:]), min_size=1, max_size=3, unique=True)))
+    eliminate_dead_code(graph)
+    rng = np.random.default_rng(draw(st.integers(0, 2**16)))
+    return verify(graph), (rng.standard_normal((4, 4)), rng.standard_normal((4, 4)), rng.permutation(4))
+
+
+@settings(suppress_health_check=[HealthCheck.too_slow])
+@given(_indexing_programs())
+def test_indexing_and_scans_never_share_a_live_buffer(case):
+    """x[ids], x[ids] = v and cumsum get buffers of their own, and no slot
+    holds two values live at once (beyond an in-place write over a dead input)."""
+    graph, args = case
+    _check_slots(graph, args)
+    plan = plan_memory(graph)
+    planned = {buffer.value for buffer in plan.buffers}
+    for node in graph.walk():
+        if node.kind in ("np::index", "np::index_put", "np::cumsum"):
+            assert node.output in planned, f"{node.kind} has no buffer of its own in the plan"
 
 
 # -- what the backend does ----------------------------------------------------------------------------------------
