@@ -2,6 +2,7 @@
 
     jitc inspect model.jitc [--json]
     jitc run model.jitc --input x.npy [--input ...] [--arg name=value] [--output y.npy ...] [--method M]
+             [--trust-native-code]
     jitc graph model.jitc [--dot] [--graph N] [--specialized] [--method M]
     jitc bench model.jitc --input x.npy [--repeat N] [--warmup N] [--method M]
     jitc export model.jitc --shared libmodel.so [--header model.h] [--prefix P] [--cpu NAME] [--cc CC]
@@ -196,7 +197,7 @@ def _method_name(model_path: str, method: str | None, names: Sequence[str], modu
 
 def _load_method(arguments):
     """The loaded callable `arguments.method` names."""
-    loaded = load(arguments.model, backend=arguments.backend)
+    loaded = load(arguments.model, backend=arguments.backend, trust_native_code=arguments.trust_native_code)
     methods = getattr(loaded, "methods", None)
     if methods is None:
         _method_name(arguments.model, arguments.method, [loaded.__name__], None)
@@ -364,6 +365,9 @@ def _call_options(parser: argparse.ArgumentParser) -> None:
                         help="a keyword argument: an int, float, True, False, None or a string")
     parser.add_argument("--backend", choices=["llvm", "interpreter"], default=None,
                         help="the backend to compile with (default: llvm)")
+    parser.add_argument("--trust-native-code", action="store_true",
+                        help="run the object code and optimised graphs the file holds (jitc.load's "
+                             "trust_native_code): only for files you would run as programs")
     _method_option(parser)
 
 

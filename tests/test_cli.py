@@ -206,6 +206,9 @@ def test_a_saved_module_lists_runs_and_prints_each_method(tmp_path, capsys):
                               "--output", tmp_path / "y.npy")
         assert status == 0, err
         assert_same(np.load(tmp_path / "y.npy"), expected)
+    status, out, err = _run(capsys, "bench", tmp_path / "scaler.jitc", "--input", tmp_path / "x.npy", "--repeat", "3",
+                            "--trust-native-code")
+    assert status == 0 and "latency over 3 calls" in out, err
     status, out, _ = _run(capsys, "graph", tmp_path / "scaler.jitc", "--method", "encode")
     assert status == 0 and out == str(jitc.load(tmp_path / "scaler.jitc").encode.graph)
     status, _, err = _run(capsys, "bench", tmp_path / "scaler.jitc", "--input", tmp_path / "x.npy",
