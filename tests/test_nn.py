@@ -454,11 +454,21 @@ def test_an_exported_method_named_like_a_scripted_module_attribute_is_refused():
             return x
 
         @jitc.export
-        def graph(self, x):
+        def graph(self, x):  # a property of scripted modules
+            return x
+
+    class InstanceClash(nn.Module):
+        def forward(self, x):
+            return x
+
+        @jitc.export
+        def backend(self, x):  # an attribute each scripted module sets
             return x
 
     with pytest.raises(ValueError, match=r"Clash.graph is marked @jitc.export, .*rename the method"):
         jitc.script(Clash())
+    with pytest.raises(ValueError, match=r"InstanceClash.backend is marked @jitc.export"):
+        jitc.script(InstanceClash())
 
 
 def test_saved_module_keeps_every_method_with_its_signature(tmp_path):

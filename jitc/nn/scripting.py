@@ -69,7 +69,7 @@ class ScriptModule(ScriptMethod):
         self.__name__ = type(module).__name__
         self.methods: dict[str, ScriptFunction] = {"forward": self}
         for name in exported_method_names(type(module)):
-            if hasattr(ScriptModule, name):
+            if hasattr(ScriptModule, name) or name in vars(self):
                 raise ValueError(f"{self.__name__}.{name} is marked @jitc.export, but a scripted module has "
                                  f"an attribute '{name}' of its own: rename the method")
             self.methods[name] = ScriptMethod(module, name, **options)
