@@ -13,6 +13,28 @@ from dataclasses import dataclass
 from typing import Iterable, Mapping
 
 Monomial = tuple[str, ...]  # sorted symbols, repeated for powers; () is the constant term
+
+
+def dim_factors(dim: int | str) -> tuple[int, list[str]]:
+    """A dim (an int, a symbol, or a product written `4*%x[0]*%x[1]`) as its
+    integer factor and its symbols."""
+    if isinstance(dim, int):
+        return dim, []
+    factor, symbols = 1, []
+    for part in dim.split("*"):
+        if part.isdigit():
+            factor *= int(part)
+        else:
+            symbols.append(part)
+    return factor, symbols
+
+
+def product_dim(factor: int, symbols: Iterable[str]) -> int | str:
+    """The dim `factor · Π symbols`, written as dim_factors reads it."""
+    symbols = sorted(symbols)
+    if not symbols:
+        return factor
+    return "*".join(([str(factor)] if factor != 1 else []) + symbols)
 MAX_OPTIONS = 8             # a maximum of more options is bounded above by one polynomial
 
 
@@ -32,13 +54,13 @@ class Bytes:
 
     @staticmethod
     def of_shape(shape: Iterable[int | str], itemsize: int) -> "Bytes":
-        """The bytes of a C-contiguous array of this shape (dims ints or symbols)."""
+        """The bytes of a C-contiguous array of this shape (dims ints, symbols
+        or products of them, `4*%x[0]*%x[1]`)."""
         coefficient, symbols = itemsize, []
         for dim in shape:
-            if isinstance(dim, int):
-                coefficient *= dim
-            else:
-                symbols.append(dim)
+            factor, dim_symbols = dim_factors(dim)
+            coefficient *= factor
+            symbols += dim_symbols
         return Bytes.of({tuple(sorted(symbols)): coefficient})
 
     def __add__(self, other: "Bytes") -> "Bytes":

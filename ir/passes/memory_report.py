@@ -9,6 +9,7 @@ largest size it takes.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any, Sequence
 
@@ -17,6 +18,7 @@ import numpy as np
 from ..graph import Value
 from ..interpreter import Interpreter
 from ..types import ANY_DIM, TensorType
+from .byte_counts import dim_factors
 from .plan_memory import Buffer, MemoryPlan
 from .symbolic_shapes import dim_symbol, size_symbol
 
@@ -60,8 +62,15 @@ class MemoryReport:
                          f"({', '.join(b.name for b in members)})")
         return "\n".join(lines) + "\n"
 
+    def _size(self, dim: int | str) -> int | str:
+        """A dim for these arguments; as it is where a symbol's size is unknown."""
+        factor, symbols = dim_factors(dim)
+        if not all(symbol in self.sizes for symbol in symbols):
+            return dim
+        return factor * math.prod(self.sizes[symbol] for symbol in symbols)
+
     def _row(self, buffer: Buffer) -> tuple[str, ...]:
-        shape = ", ".join(str(self.sizes.get(dim, dim)) for dim in buffer.shape)
+        shape = ", ".join(str(self._size(dim)) for dim in buffer.shape)
         return (buffer.name, f"{buffer.value.type.dtype.type_name}({shape})", f"{self.nbytes[buffer.value]:,}",
                 buffer.live(self.plan.end_point), buffer.where(self.plan.names))
 

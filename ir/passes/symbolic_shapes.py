@@ -5,9 +5,12 @@ gives named after the first value that has it (`%y[1]`).
 """
 from __future__ import annotations
 
-from ..graph import Block, Graph, Value
-from ..ops import infer_node_types
+import math
+
+from ..graph import Block, Graph, Node, Value
+from ..ops import UNKNOWN, constant_value, infer_node_types
 from ..types import ANY_DIM, TensorType
+from .byte_counts import dim_factors, product_dim
 from .propagate_types import _propagate_node  # retypes one node (its blocks, for control flow)
 
 
@@ -41,6 +44,25 @@ def symbolic_shapes(graph: Graph, names: dict[Value, str]) -> dict[Value, tuple]
     return shapes
 
 
+def _reshaped(node: Node, type: TensorType) -> TensorType:
+    """`reshape(x, ..., -1, ...)`: the -1 dim is x's elements over the other
+    target dims, a product of x's dims (`4*%x[0]*%x[1]`) when they divide it."""
+    sizes = [constant_value(value) for value in node.inputs[1:]]
+    shape, x = type.shape, node.inputs[0].type
+    if (shape is None or sizes.count(-1) != 1 or not all(isinstance(s, int) and s != 0 for s in sizes)
+            or not isinstance(x, TensorType) or x.shape is None or ANY_DIM in x.shape):
+        return type
+    factor, symbols = 1, []
+    for dim in x.shape:
+        dim_factor, dim_symbols = dim_factors(dim)
+        factor, symbols = factor * dim_factor, symbols + dim_symbols
+    others = math.prod(s for s in sizes if s != -1)
+    if factor % others:
+        return type
+    axis = sizes.index(-1)
+    return type.with_shape(product_dim(factor // others, symbols) if i == axis else d for i, d in enumerate(shape))
+
+
 def _name_dims(block: Block, twins: dict, names: dict) -> None:
     """Retype `block`'s nodes in order, naming each `*` dim as it appears."""
     for node in block.nodes:
@@ -48,7 +70,7 @@ def _name_dims(block: Block, twins: dict, names: dict) -> None:
             _propagate_node(node)
         else:
             for output, type in zip(node.outputs, infer_node_types(node)):
-                output.type = type
+                output.type = _reshaped(node, type) if node.kind == "np::reshape" else type
         for output in node.outputs:
             if isinstance(output.type, TensorType) and output.type.rank is not None:
                 output.type = output.type.with_shape(_named(output.type.shape, names[twins[output]]))
