@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 
 from ..graph import Block, Graph, Node, Value
-from ..ops import UNKNOWN, constant_value, infer_node_types
+from ..ops import constant_value, infer_node_types
 from ..types import ANY_DIM, TensorType
 from .byte_counts import dim_factors, product_dim
 from .propagate_types import _propagate_node  # retypes one node (its blocks, for control flow)
