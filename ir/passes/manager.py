@@ -74,8 +74,8 @@ def format_pipeline(names: Iterable[str]) -> str:
 
 
 # The order passes run in at each level; a pass joins when level >= its own.
-DEFAULT_ORDER = ("inline_calls", "propagate_types", "fold_constants", "unroll_loops", "decompose_variance", "canonicalize",
-                 "eliminate_common_subexpressions", "hoist_loop_invariants", "batch_matmul_in_loops",
+DEFAULT_ORDER = ("inline_calls", "propagate_types", "fold_constants", "unroll_loops", "decompose_variance",
+                 "canonicalize", "eliminate_common_subexpressions", "hoist_loop_invariants", "batch_matmul_in_loops",
                  "eliminate_dead_code", "fuse_rows", "fuse_elementwise")
 
 
