@@ -13,5 +13,6 @@ __all__ = ["DEFAULT_ORDER", "Pass", "PassManager", "all_passes", "get_pass", "pa
 
 
 def optimize(graph, level: int = 2, **options) -> bool:
-    """Run the default pipeline for `level` (0 = none, 1 = safe, 2 = all)."""
+    """Run the default pipeline for `level` (0 = only the inlining every
+    backend needs, 1 = safe rewrites, 2 = all, fusion included)."""
     return run_pipeline(graph, pipeline_for_level(level), **options)

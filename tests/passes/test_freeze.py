@@ -5,6 +5,9 @@ make trivial; results match the eager module, and the frozen module is a
 snapshot that later changes to the module do not reach."""
 from __future__ import annotations
 
+import pathlib
+import sys
+
 import numpy as np
 import pytest
 
@@ -65,6 +68,27 @@ def test_freezing_folds_parameter_computations_and_what_they_make_trivial():
 def test_a_frozen_module_compiles_natively_and_matches_numpy():
     model = TiedOutput()
     assert_same(jitc.freeze(model)(H), model(H))
+
+
+def _transposed_parameters(graph) -> int:
+    return sum(node.kind == "np::transpose" and node.inputs[0].producer is not None
+               and node.inputs[0].producer.kind == "prim::Constant" for node in graph.walk())
+
+
+def test_freezing_gpt2_folds_its_tied_output_projection():
+    """examples/gpt2.py ends with `@ self.wte.T` (16,384 elements): frozen, it is a constant."""
+    sys.path.insert(0, str(pathlib.Path(__file__).parents[2] / "examples"))
+    try:
+        import gpt2
+    finally:
+        sys.path.pop(0)
+    model = gpt2.GPT2(n_layer=1)
+    ids = np.random.default_rng(2).integers(0, 256, size=6)
+    scripted = jitc.script(model, backend="interpreter")
+    frozen = jitc.freeze(scripted)
+    assert _transposed_parameters(scripted.graph_for(ids)) == 1
+    assert _transposed_parameters(frozen.graph_for(ids)) == 0 and "wte.transpose" in frozen.graph.tensors
+    assert_same(frozen(ids), model(ids), gpt2.TOLERANCE, gpt2.TOLERANCE)
 
 
 def test_a_frozen_module_is_a_snapshot():
