@@ -19,11 +19,11 @@ from __future__ import annotations
 from ...ir.graph import Graph
 from ...ir.ops.registry import all_ops
 from .arrays import LOWERINGS, SCALAR_READS
+from .elementwise import copy_into
 from .expressions import supported_element_ops
 from .plan import HOST_GROUPS, UNSUPPORTED_REASONS, PlanBuilder, Step, run_steps
 from .reductions import SUPPORTED as REDUCTIONS
 from .scans import SCANS
-from .elementwise import copy_into
 from .runtime import (CudaUnavailableError, DeviceTensor, allocate, as_device_array, cuda_module, to_device,
                       to_host)
 
