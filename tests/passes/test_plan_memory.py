@@ -326,6 +326,25 @@ def test_loop_and_branch_temporaries_share_buffers_correctly():
         check_script(_branches, square, flag)
 
 
+def _scans_and_indexing(x, ids):
+    a = np.exp(x)
+    c = np.cumsum(a, axis=1)   # a new buffer while a is read: never a's slot
+    e = np.sin(c)
+    p = np.cumprod(e, axis=0)  # e's slot is free again after it
+    g = p[ids]
+    g[ids] = c                 # written in place of g
+    return np.cumsum(g), np.tanh(p) * 2.0
+
+
+def test_scans_and_indexing_in_slots_compute_what_numpy_does():
+    rng = np.random.default_rng(4)
+    x, ids = rng.standard_normal((4, 5)), rng.permutation(4)
+    for columns in (5, 3):
+        check_script(_scans_and_indexing, x[:, :columns], ids)
+    plan = jitc.script(_scans_and_indexing).memory_plan(x, ids)
+    assert plan.peak < plan.total, str(plan)
+
+
 # -- f.memory_plan ---------------------------------------------------------------------------------------------
 def _mlp(x, w1, b1, w2, b2):
     h = np.maximum(x @ w1 + b1, 0.0)
