@@ -154,7 +154,7 @@ def lower_concatenate(node: Node) -> Callable:
 
 def _created_dtype(node: Node) -> DType:
     dtype = node.output.type.dtype
-    if dtype is None or dtype.is_complex or dtype == DType.FLOAT16:
+    if dtype is None or dtype.is_complex:
         raise UnsupportedOpError(node.kind, f"no CUDA kernel for dtype {dtype}")
     return dtype
 

@@ -5,6 +5,8 @@ result is cast to the op's output dtype (so float32 stays float32).
 Math functions are guarded where their argument leaves the domain (log of
 a negative, exp of a large number): NumPy gives nan or inf there, and so do
 these kernels, on the GPU and in the simulator (whose `math` raises).
+float16 values are stored as float16 and computed in float32, each op's
+result rounded to float16, which is what NumPy's float16 loops do.
 """
 from __future__ import annotations
 
@@ -16,7 +18,7 @@ from ...ir.graph import Node
 from ...ir.ops.rules import ufunc_dtypes
 from ...ir.types import BOOL, FLOAT, INT, DType, ScalarType, TensorType, Type
 from .. import UnsupportedOpError
-from .kernels import cast
+from .kernels import cast, math_dtype
 
 _ROUNDED = "({0} if not (abs({0}) < 4503599627370496.0) else {1})"  # floats this large are integers already
 _LOG = "(math.{name}({0}) if {0} > 0 else (-math.inf if {0} == 0 else math.nan))"
@@ -105,7 +107,7 @@ def loop_dtypes(node: Node) -> tuple[list[DType], DType]:
     if dtypes is None:
         raise UnsupportedOpError(node.kind, "operand dtypes are not known")
     for dtype in dtypes:
-        if dtype.is_complex or dtype == DType.FLOAT16:
+        if dtype.is_complex:
             raise UnsupportedOpError(node.kind, f"{dtype.value} has no CUDA kernel yet")
     return list(dtypes[:len(input_types)]), output
 
@@ -118,7 +120,7 @@ def element_statements(node: Node, arguments: Sequence[str], target: str, indent
     lines, names = [], []
     for position, (argument, dtype) in enumerate(zip(arguments, input_dtypes)):
         names.append(f"{target}_{position}")
-        lines.append(f"{indent}{names[-1]} = {cast(argument, dtype)}")
+        lines.append(f"{indent}{names[-1]} = {cast(argument, math_dtype(dtype))}")
     if node.kind == "np::clip":
         lines.append(f"{indent}{target}_low = {_CLIP[0].format(names[0], names[1])}")
         expression = _CLIP[1].format(f"{target}_low", names[2])

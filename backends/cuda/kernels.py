@@ -49,6 +49,11 @@ def numpy_name(dtype: DType | np.dtype) -> str:
     return "np.bool_" if name == "bool" else f"np.{name}"
 
 
+def math_dtype(dtype: DType) -> DType:
+    """The dtype kernels compute in: float16 is storage only, its math is float32 (as NumPy's float16 loops)."""
+    return DType.FLOAT32 if dtype == DType.FLOAT16 else dtype
+
+
 def cast(expression: str, dtype: DType) -> str:
     """`expression` converted to `dtype` in generated source."""
     return f"bool({expression})" if dtype == DType.BOOL else f"{numpy_name(dtype)}({expression})"

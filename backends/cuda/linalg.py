@@ -12,13 +12,14 @@ import numpy as np
 
 from ...ir.graph import Node
 from ...ir.ops.rules import ufunc_dtypes
-from ...ir.types import TensorType
+from ...ir.types import DType, TensorType
 from .. import UnsupportedOpError
-from .kernels import cast, compile_kernel, numpy_name, operand_address, operand_parameters, unravel
+from .kernels import cast, compile_kernel, math_dtype, numpy_name, operand_address, operand_parameters, unravel
 from .runtime import DeviceTensor, allocate, simulated
 
 
-def matmul_source(batch_rank: int, dtype, tile: int) -> str:
+def matmul_source(batch_rank: int, output: DType, tile: int) -> str:
+    dtype = math_dtype(output)
     batch_dims = [f"b{axis}" for axis in range(batch_rank)]
     batch_indices = [f"n{axis}" for axis in range(batch_rank)]
     parameters = ["batch", "rows", "columns", "depth", *batch_dims]
@@ -49,7 +50,7 @@ def matmul_source(batch_rank: int, dtype, tile: int) -> str:
              f"                total = {cast('total + x_tile[ty, inner] * y_tile[inner, tx]', dtype)}",
              "            cuda.syncthreads()",
              "        if row < rows and column < columns:",
-             f"            out_buffer[{out_at}] = total"]
+             f"            out_buffer[{out_at}] = {cast('total', output)}"]
     return "\n".join(lines) + "\n"
 
 
@@ -59,7 +60,7 @@ class MatmulLaunch:
         if not all(isinstance(t, TensorType) and t.rank for t in (x, y)):
             raise UnsupportedOpError(node.kind, "matmul needs two tensors of known rank >= 1")
         dtypes = ufunc_dtypes(np.matmul, [x, y])
-        if dtypes is None or not (dtypes[-1].is_float or dtypes[-1].is_integer) or dtypes[-1].itemsize < 4:
+        if dtypes is None or not (dtypes[-1].is_float or dtypes[-1].is_integer and dtypes[-1].itemsize >= 4):
             raise UnsupportedOpError(node.kind, f"no CUDA matmul for {x} @ {y}")
         self.dtype = dtypes[-1]
         self.x_vector, self.y_vector = x.rank == 1, y.rank == 1

@@ -16,7 +16,7 @@ from ...ir.ops.rules import normalize_axes
 from ...ir.types import DType, TensorType
 from .. import UnsupportedOpError
 from .expressions import value_dtype
-from .kernels import blocks_for, cast, compile_kernel, numpy_name, threads_per_block, unravel
+from .kernels import blocks_for, cast, compile_kernel, math_dtype, numpy_name, threads_per_block, unravel
 from .rows import COMBINE, initial, tree_reduction
 from .runtime import DeviceTensor, allocate
 
@@ -25,7 +25,7 @@ ARG_REDUCTIONS = ("np::argmax", "np::argmin")
 
 
 def _accumulator_dtype(kind: str, output: DType) -> DType:
-    return DType.BOOL if kind in ("np::any", "np::all") else output
+    return DType.BOOL if kind in ("np::any", "np::all") else math_dtype(output)
 
 
 def arg_reduction_source(kind: str, kept: int, reduced: int, dtype: DType, threads: int) -> str:
@@ -45,7 +45,7 @@ def arg_reduction_source(kind: str, kept: int, reduced: int, dtype: DType, threa
              f"{indent}best_position = -1",
              f"{indent}for position in range(tid, m, {threads}):",
              *unravel("position", reduced_dims, [f"q{axis}" for axis in range(reduced)], indent + "    "),
-             f"{indent}    value = x_buffer[{address}]",
+             f"{indent}    value = {cast(f'x_buffer[{address}]', dtype)}",
              f"{indent}    if {better.format(v='value', p='position', b='best', q='best_position')}:",
              f"{indent}        best = value",
              f"{indent}        best_position = position",
@@ -132,7 +132,8 @@ class ReductionLaunch:
         self.threads = threads_per_block()
         kept = self.rank - len(self.axes)
         if node.kind in ARG_REDUCTIONS:
-            source = arg_reduction_source(node.kind, kept, len(self.axes), value_dtype(source_type), self.threads)
+            source = arg_reduction_source(node.kind, kept, len(self.axes), math_dtype(value_dtype(source_type)),
+                                          self.threads)
         else:
             source = reduction_source(node.kind, kept, len(self.axes), self.output, self.threads)
         self.kernel = compile_kernel(source)

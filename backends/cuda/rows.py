@@ -20,7 +20,7 @@ from ...ir.passes.fuse_rows import is_row_reduction
 from ...ir.types import DType, TensorType
 from .. import UnsupportedOpError
 from .expressions import FORMATS, element_statements, literal, value_dtype
-from .kernels import blocks_for, cast, compile_kernel, numpy_name, operand_arguments, operand_parameters, \
+from .kernels import blocks_for, cast, compile_kernel, math_dtype, numpy_name, operand_arguments, operand_parameters, \
     threads_per_block, unravel
 from .runtime import DeviceTensor, allocate
 
@@ -128,7 +128,8 @@ class _RowSource:
 
     def reduce(self, node: Node, target: str, indent: str) -> None:
         source = node.inputs[0]
-        dtype = value_dtype(node.output.type)
+        output = value_dtype(node.output.type)
+        dtype = math_dtype(output)
         if source not in self.row_wide:  # a reduction over an axis of size 1
             self.lines.append(f"{indent}{target} = {cast(self.names[source], dtype)}")
             self.names[node.output] = target
@@ -145,6 +146,8 @@ class _RowSource:
         self.lines += tree_reduction(shared, f"{target}_acc", combine, target, self.threads, indent)
         if node.kind == "np::mean":
             self.lines.append(f"{indent}{target} = {cast(f'{target} / n', dtype)}")
+        if output != dtype:
+            self.lines.append(f"{indent}{target} = {cast(target, output)}")
         self.names[node.output] = target
 
     def compute(self, value: Value, local: dict, lines: list[str], indent: str) -> str:

@@ -13,7 +13,7 @@ from ...ir.types import TensorType
 from .. import UnsupportedOpError
 from .elementwise import contiguous
 from .expressions import value_dtype
-from .kernels import blocks_for, cast, compile_kernel, threads_per_block, unravel
+from .kernels import blocks_for, cast, compile_kernel, math_dtype, threads_per_block, unravel
 from .runtime import DeviceTensor, allocate
 
 _OPERATORS = {"np::cumsum": ("+", "0"), "np::cumprod": ("*", "1")}
@@ -34,10 +34,10 @@ def scan_source(kind: str, kept: int, dtype) -> str:
         *unravel("line", dims, indices, "        "),
         f"        x_base = {x_base}",
         f"        out_base = {out_base}",
-        f"        total = {cast(identity, dtype)}",
+        f"        total = {cast(identity, math_dtype(dtype))}",
         "        for position in range(n):",
-        f"            total = {cast(f'total {operator} x_buffer[x_base + position * x_step]', dtype)}",
-        "            out_buffer[out_base + position * out_step] = total",
+        f"            total = {cast(f'total {operator} x_buffer[x_base + position * x_step]', math_dtype(dtype))}",
+        f"            out_buffer[out_base + position * out_step] = {cast('total', dtype)}",
     ]) + "\n"
 
 

@@ -120,6 +120,15 @@ def test_layer_norm_and_logsumexp_rows():
     check_cuda(cuda(logsumexp), logsumexp, (x,))
 
 
+def float16_model(x, w):
+    return softmax(gelu(x) @ w), np.sum(x, axis=0), np.cumsum(x, axis=1), np.argmax(x, axis=1)
+
+
+def test_float16_is_stored_as_float16_and_computed_in_float32():
+    x, w = normal(3, 5, dtype=np.float16), normal(5, 4, dtype=np.float16)
+    check_cuda(cuda(float16_model), float16_model, (x, w), rtol=1e-2, atol=1e-2)
+
+
 # -- matmul -----------------------------------------------------------------------------------------------------------
 def matmul(a, b):
     return a @ b
