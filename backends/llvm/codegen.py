@@ -43,6 +43,10 @@ class GraphCodegen:
         self.module = ir.Module(name=graph.name)
         self.errors = ErrorTable()
         function = ir.Function(self.module, ir.FunctionType(I32, [I64P, I64P, I64P, I64P]), entry)
+        # The entry runs once per call: checks, allocation and calls into the loops, which live in
+        # functions of their own (parallel.py, the copy and matmul helpers). Optimised for size, it
+        # compiles several times faster (O3 would unroll and vectorise its few loops of known sizes).
+        function.attributes.add("optsize")
         self.em = FunctionEmitter(self.module, function, self.errors)
         self.constants: list[np.ndarray] = []
         self._constant_index: dict[str, int] = {}

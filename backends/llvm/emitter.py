@@ -8,8 +8,9 @@ from typing import Sequence
 
 from llvmlite import ir
 
-from ...ir.types import DType
-from .layout import F16, F32, F64, I1, I8, I8P, I64, I64P, NativeTensor, register_type, storage_type
+from ...ir.types import ANY_DIM, DType, TensorType
+from .layout import (F16, F32, F64, I1, I8, I8P, I64, I64P, VOID, NativeTensor, flatten, register_type, slot_count,
+                     storage_type, unflatten)
 from .runtime import ERROR_ARG_OFFSET, ERROR_ARGS, declare, emit_runtime
 
 
@@ -294,11 +295,27 @@ class FunctionEmitter:
         return b.trunc(value, to)
 
     def copy_into(self, source: NativeTensor, target: NativeTensor) -> None:
-        """target[...] = source, shapes equal, casting the elements."""
-        with self.loop_nest(target.shape, "copy") as index:
-            value = self.load(source.dtype, self.element_pointer(source, index))
-            self.store(target.dtype, self.cast(value, source.dtype, target.dtype),
-                       self.element_pointer(target, index))
+        """target[...] = source, shapes equal, casting the elements, through
+        one helper function per module, dtypes and rank: inlined, a copy of
+        known small sizes unrolls fully, and models make many copies."""
+        types = [TensorType(t.dtype, (ANY_DIM,) * t.rank) for t in (source, target)]
+        name = f"jitc_copy.{source.dtype.value}.{target.dtype.value}.{target.rank}"
+        helper = self.module.globals.get(name)
+        if helper is None:
+            count = slot_count(types[0])
+            helper = ir.Function(self.module, ir.FunctionType(VOID, [I64P] + [I64] * (2 * count)), name)
+            helper.linkage = "internal"
+            helper.attributes.add("noinline")
+            inner = FunctionEmitter(self.module, helper, self.errors)
+            source_in, target_in = (unflatten(inner.builder, list(helper.args[1 + i * count:1 + (i + 1) * count]), t)
+                                    for i, t in enumerate(types))
+            with inner.loop_nest(target_in.shape, "copy") as index:
+                value = inner.load(source.dtype, inner.element_pointer(source_in, index))
+                inner.store(target.dtype, inner.cast(value, source.dtype, target.dtype),
+                            inner.element_pointer(target_in, index))
+            inner.builder.ret_void()
+        flat = [slot for value, type in zip((source, target), types) for slot in flatten(self.builder, value, type)]
+        self.builder.call(helper, [self.ctx, *flat])
 
     def contiguous(self, tensor: NativeTensor) -> NativeTensor:
         """`tensor` itself when C-contiguous at run time, else a contiguous copy."""

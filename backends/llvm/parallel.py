@@ -13,6 +13,7 @@ from __future__ import annotations
 import ctypes
 import functools
 import os
+import re
 from typing import Callable, Sequence
 
 import llvmlite.binding as llvm
@@ -156,6 +157,7 @@ def _outline(em: FunctionEmitter, captures, body, prologue) -> ir.Function:
     name = em.module.get_unique_name(f"{em.function.name}.chunk")
     function = ir.Function(em.module, ir.FunctionType(I32, [I64P, I64P, I64, I64]), name)
     function.linkage = "internal"
+    function.attributes.add("noinline")  # optimised once, wherever it runs from (see _shared)
     inner = FunctionEmitter(em.module, function, em.errors)
     inner.source = em.source
     _, closure, start, end = function.args
@@ -171,4 +173,25 @@ def _outline(em: FunctionEmitter, captures, body, prologue) -> ir.Function:
         body(inner, values, inner.builder.add(start, offset))
     inner.builder.call(inner.runtime["release"], [inner.ctx])
     inner.builder.ret(ir.Constant(I32, 0))
-    return function
+    return _shared(em.module, function)
+
+
+_METADATA = re.compile(r"!(\d+)")
+
+
+def _shared(module: ir.Module, function: ir.Function) -> ir.Function:
+    """An identical chunk already in `module` in place of `function` (then
+    dropped), else `function`: unrolled heads and layers repeat the same
+    loops, and LLVM then optimises and compiles each only once. Identical
+    means the same text up to the function's name and the numbering of
+    the metadata it refers to (alias scopes of its own)."""
+    text = str(function).replace(f'"{function.name}"', "").replace(function.name, "", 1)
+    numbers: dict[str, str] = {}
+    text = _METADATA.sub(lambda match: "!m" + numbers.setdefault(match.group(1), str(len(numbers))), text)
+    chunks = module.__dict__.setdefault("_jitc_chunks", {})
+    existing = chunks.get(text)
+    if existing is None:
+        chunks[text] = function
+        return function
+    del module.globals[function.name]
+    return existing

@@ -7,9 +7,10 @@ from __future__ import annotations
 from llvmlite import ir
 
 from ...ir.ops.rules import normalize_axes
-from ...ir.types import DType
+from ...ir.types import ANY_DIM, DType, TensorType
 from .emitter import const
 from .layout import F64, NativeTensor, register_type
+from .parallel import parallel_for
 from .registry import attribute, lowers
 from .scalar_ops import SCALAR_LOWERINGS, Scalar
 
@@ -60,20 +61,40 @@ def reduce(cg, node, inputs):
     acc_dtype = _accumulator_dtype(kind, x.dtype, out_type.dtype)
     acc = em.allocate(acc_dtype, kept)
     index_acc = em.allocate(DType.INT64, kept) if arg else None
+    mean = _mean(cg, x, axes, kept, count) if kind in ("np::var", "np::std") else None
+    tensors = [t for t in (x, acc, index_acc, mean) if t is not None]
+    captures = [(t, TensorType(t.dtype, (ANY_DIM,) * t.rank)) for t in tensors]
+
+    def passes(inner, values, _):
+        x, acc, *rest = values
+        index_acc = rest.pop(0) if arg else None
+        mean = rest.pop(0) if rest else None
+        _fold(inner, kind, axes, x, acc, index_acc, mean)
+    parallel_for(em, const(1), const(0), captures, passes)  # one call: the loops live outside the cold caller
+    result = index_acc if arg else _finish(cg, node, acc, kept, count)
+    shape = kept if out_type.rank == x.rank else [s for a, s in enumerate(kept) if a not in axes]
+    shape = [const(d) if isinstance(d, int) else s for d, s in zip(out_type.shape, shape)]
+    return [NativeTensor(result.dtype, result.data, shape, em.contiguous_strides(shape))]
+
+
+def _fold(em, kind: str, axes: list, x: NativeTensor, acc: NativeTensor, index_acc, mean) -> None:
+    """Fold every element of x into the accumulators (acc, and index_acc for
+    argmax/argmin; mean: the mean to centre on, for var/std)."""
+    b, acc_dtype, arg = em.builder, acc.dtype, index_acc is not None
+    kept = [const(1) if a in axes else x.shape[a] for a in range(x.rank)]
     over_input = [const(0) if a in axes else s for a, s in enumerate(acc.strides)]
     with em.loop_nest(kept, "init") as index:
         em.store(acc_dtype, _identity(kind, acc_dtype), em.element_pointer(acc, index))
         if arg:
             em.store(DType.INT64, const(0), em.element_pointer(index_acc, index))
     scalar = Scalar(em, acc_dtype, acc_dtype, python=False)
-    mean = _mean(cg, x, axes, kept, count) if kind in ("np::var", "np::std") else None
     reads, writes = em.separate_scopes()  # the accumulators are fresh: no input aliases them
     with em.loop_nest(x.shape, "reduce") as index:
         value = em.cast(em.load(x.dtype, em.element_pointer(x, index), reads), x.dtype, acc_dtype)
         target = em.element_pointer(NativeTensor(acc_dtype, acc.data, x.shape, over_input), index)
         current = em.load(acc_dtype, target, writes)
         if arg:
-            position = index[axes[0]] if len(axes) == 1 else _flat_index(cg, x.shape, index)
+            position = index[axes[0]] if len(axes) == 1 else _flat_index(b, x.shape, index)
             better = _better(scalar, value, current, kind == "np::argmax")
             em.store(acc_dtype, b.select(better, value, current), target, writes)
             index_target = em.element_pointer(NativeTensor(DType.INT64, index_acc.data, x.shape, over_input), index)
@@ -91,10 +112,6 @@ def reduce(cg, node, inputs):
             em.store(acc_dtype, combined, target, writes)
         else:
             em.store(acc_dtype, SCALAR_LOWERINGS[_FOLD[kind]](scalar, current, value), target, writes)
-    result = index_acc if arg else _finish(cg, node, acc, kept, count)
-    shape = kept if out_type.rank == x.rank else [s for a, s in enumerate(kept) if a not in axes]
-    shape = [const(d) if isinstance(d, int) else s for d, s in zip(out_type.shape, shape)]
-    return [NativeTensor(result.dtype, result.data, shape, em.contiguous_strides(shape))]
 
 
 def _better(scalar: Scalar, value, best, greater: bool):
@@ -106,8 +123,8 @@ def _better(scalar: Scalar, value, best, greater: bool):
     return scalar.compare(">" if greater else "<", value, best)
 
 
-def _flat_index(cg, shape, index):
-    b, flat = cg.builder, const(0)
+def _flat_index(b, shape, index):
+    flat = const(0)
     for size, i in zip(shape, index):
         flat = b.add(b.mul(flat, size), i)
     return flat

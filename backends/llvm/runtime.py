@@ -62,6 +62,7 @@ def _emit_alloc(module, arena_alloc, steal):
     broadcast). Otherwise a new buffer takes the slot's place, freeing the
     old one unless `exact` (then the input is still being read)."""
     function, b = _function(module, "jitc_alloc", I8P, [I64P, I64, I64P, I1])
+    function.attributes.add("noinline")  # called once per buffer: inlined, it would dominate the code to compile
     ctx, nbytes, slot, exact = function.args
     with b.if_then(b.icmp_unsigned("==", slot, ir.Constant(I64P, None))):
         b.ret(b.call(arena_alloc, [ctx, nbytes]))
