@@ -15,6 +15,14 @@ per call, each repeat calling it in a loop long enough to take at least
 `MIN_REPEAT_SECONDS`. A peer that fails or disagrees gets a row saying so
 instead of a time. Columns `/numpy` and `/jitc` are time ratios: below 1
 is faster than NumPy (or jitc).
+
+Every jitc compile here is cold: the run points JITC_CACHE_DIR at a new
+empty folder (unless it is set already). Two more rows time the GPT-2
+example's start-up, each in fresh Python processes that share a new cache
+folder: `gpt2_cold_compile` (jitc.script(model) and its first call, LLVM
+included) and `gpt2_cached_load` (the same in a second process, the
+object code coming from the disk cache); the note splits the time into
+scripting, graph passes and code generation or loading.
 """
 from __future__ import annotations
 
@@ -23,8 +31,11 @@ import math
 import os
 import platform
 import re
+import json
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 import types
 import warnings
@@ -157,6 +168,15 @@ def agrees(actual: Any, expected: np.ndarray, workload: Workload) -> str | None:
     return None
 
 
+def skip_reason(peer: str, workload: Workload) -> str | None:
+    """Why `peer` cannot run `workload` at all, or None."""
+    if workload.module and peer in ("numba", "jax.jit"):
+        return f"skipped: {peer} cannot take a jitc.nn module"
+    if workload.torch_function is None and peer.startswith("torch"):
+        return "skipped: no PyTorch transcription"
+    return None
+
+
 def run_peer(name: str, build: Callable[[Workload], Callable], workload: Workload, args: tuple,
              expected: np.ndarray, repeat: int, min_seconds: float) -> Result:
     result = Result(workload.name, name)
@@ -195,6 +215,48 @@ def _backend_note(function) -> str:
         return ""
     backends = {s["backend"] for s in stats()}
     return "" if backends <= {"llvm"} else f"ran in: {', '.join(sorted(backends))}"
+
+
+# -- start-up of the GPT-2 example in fresh processes --------------------------------------------
+_PROBE = """
+import json, sys, time
+from benchmarks.workloads import gpt2_inputs, gpt2_model
+import jitc
+model, (ids,) = gpt2_model(), gpt2_inputs({quick})
+start = time.perf_counter()
+compiled = jitc.script(model)
+compiled(ids)
+seconds = time.perf_counter() - start
+json.dump({{"seconds": seconds, **compiled.compile_stats()[0]}}, sys.stdout)
+"""
+
+
+START_UP_ROWS = ("gpt2_cold_compile", "gpt2_cached_load")
+
+
+def gpt2_start_up(quick: bool, repeat: int) -> list[Result]:
+    """Rows `gpt2_cold_compile` and `gpt2_cached_load`: the medians over
+    `repeat` pairs of processes, each pair with a new cache folder."""
+    cold, cached = [], []
+    for _ in range(repeat):
+        with tempfile.TemporaryDirectory(prefix="jitc-bench-") as folder:
+            environment = {**os.environ, "JITC_CACHE_DIR": folder}
+            for samples in (cold, cached):
+                completed = subprocess.run([sys.executable, "-c", _PROBE.format(quick=quick)], env=environment,
+                                           cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                                           capture_output=True, text=True, timeout=600)
+                if completed.returncode != 0:
+                    error = completed.stderr.strip().splitlines()[-1:] or ["no output"]
+                    return [Result(name, "jitc", note="ERROR " + error[0][:100]) for name in START_UP_ROWS]
+                samples.append(json.loads(completed.stdout))
+    return [_start_up_row(name, samples) for name, samples in zip(START_UP_ROWS, (cold, cached))]
+
+
+def _start_up_row(name: str, samples: list[dict]) -> Result:
+    middle = sorted(samples, key=lambda s: s["seconds"])[len(samples) // 2]
+    parts = ", ".join(f"{stage} {format_time(middle[stage])}" for stage in ("frontend", "optimize", "codegen")
+                      if stage in middle)
+    return Result(name, "jitc", seconds=middle["seconds"], note=f"code from {middle['code_from']}: {parts}")
 
 
 # -- report ------------------------------------------------------------------------------------
@@ -257,7 +319,8 @@ def main(argv: list[str] | None = None) -> int:
     repeat = options.repeat or (1 if options.quick else 7)
     min_seconds = QUICK_MIN_REPEAT_SECONDS if options.quick else MIN_REPEAT_SECONDS
     workloads = get_workloads(options.filter)
-    if not workloads:
+    start_up = any(not options.filter or options.filter in name for name in START_UP_ROWS)
+    if not workloads and not start_up:
         parser.error(f"no workload matches {options.filter!r}")
 
     out = sys.stdout
@@ -274,11 +337,17 @@ def main(argv: list[str] | None = None) -> int:
     print(file=out)
 
     results = []
-    for workload in workloads:
-        args = workload.make_inputs(options.quick)
-        expected = np.asarray(workload.function(*args))
-        for name, build in available:
-            results.append(run_peer(name, build, workload, args, expected, repeat, min_seconds))
+    with tempfile.TemporaryDirectory(prefix="jitc-bench-") as folder:
+        os.environ.setdefault("JITC_CACHE_DIR", folder)  # every compile below is cold
+        for workload in workloads:
+            args = workload.make_inputs(options.quick)
+            expected = np.asarray(workload.function(*args))
+            for name, build in available:
+                reason = skip_reason(name, workload)
+                results.append(Result(workload.name, name, note=reason) if reason else
+                               run_peer(name, build, workload, args, expected, repeat, min_seconds))
+    if start_up:
+        results += gpt2_start_up(options.quick, min(repeat, 3))
     print_table(results, out)
     return 0
 

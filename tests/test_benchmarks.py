@@ -1,5 +1,6 @@
 """The benchmark runner works end to end at tiny sizes: every workload gets
-a row for NumPy and for jitc (a time, or the error jitc raised)."""
+a row for NumPy and for jitc (a time, or the error jitc raised), and the
+GPT-2 start-up rows (cold compile, load from the disk cache) have times."""
 from __future__ import annotations
 
 import pathlib
@@ -18,7 +19,7 @@ def test_quick_run_prints_a_row_per_workload_and_peer():
                                "print(' '.join(w.name for w in WORKLOADS))")
     assert listed.returncode == 0, listed.stderr
     names = listed.stdout.split()
-    assert len(names) == 6
+    assert {"attention", "cnn", "gpt2", "gelu_affine", "rnn", "call_overhead"} <= set(names)
     completed = run_in_root("-m", "benchmarks.run", "--quick")
     assert completed.returncode == 0, completed.stderr
     lines = completed.stdout.splitlines()
@@ -35,3 +36,6 @@ def test_quick_run_prints_a_row_per_workload_and_peer():
         [jitc_row] = [row for row in rows if row[:2] == [name, "jitc"]]
         assert jitc_row[2] != "-" or {"ERROR", "MISMATCH:"} & set(jitc_row), \
             f"the jitc row for {name} has neither a time nor a reason:\n{completed.stdout}"
+    for name, origin in (("gpt2_cold_compile", "compiled"), ("gpt2_cached_load", "disk")):
+        [row] = [row for row in rows if row[:2] == [name, "jitc"]]
+        assert row[2] != "-" and f"code from {origin}:" in " ".join(row), completed.stdout
