@@ -10,7 +10,9 @@ Method: exp and expm1 reduce x = n ln2 + r with |r| <= ln2/2 (Cody-Waite, two
 constants), take expm1(r) from its Taylor polynomial (degree 7 for float32,
 13 for float64) and scale by 2^n in two steps so that subnormal and
 overflowing results round once. tanh(x) = expm1(2|x|) / (expm1(2|x|) + 2)
-with the sign restored. log splits x = m 2^e with m in [sqrt(1/2), sqrt(2))
+with the sign restored; its argument is at most 80 (tanh is 1 beyond 40),
+so expm1 scales there in one step. Polynomials and reductions use
+llvm.fmuladd (one FMA instruction on CPUs with FMA). log splits x = m 2^e with m in [sqrt(1/2), sqrt(2))
 and sums e ln2 + 2 atanh((m-1)/(m+1)) as an odd series.
 """
 from __future__ import annotations
@@ -44,19 +46,26 @@ def _pow2(s, n, x):
     return b.bitcast(b.shl(b.add(n, ir.Constant(int_type, bias)), ir.Constant(int_type, mantissa)), x.type)
 
 
-def _reduce(s, x):
-    """(n, expm1(r)) with x = n ln2 + r, x clamped to where exp is finite and nonzero."""
+def _muladd(s, a, b, c):
+    """a * b + c, fused into one FMA where the CPU has it (llvm.fmuladd)."""
+    return s.intrinsic("fmuladd", a, b, c)
+
+
+def _reduce(s, x, clamp_low: bool = True):
+    """(n, expm1(r)) with x = n ln2 + r, x clamped to where exp is finite
+    (and, unless `clamp_low` is False for x known >= 0, nonzero)."""
     b = s.b
     int_type, _, _, degree, low, high, ln2_high, ln2_low = _spec(x)[:8]
     x = b.select(b.fcmp_ordered(">", x, _c(x, high)), _c(x, high), x)
-    x = b.select(b.fcmp_ordered("<", x, _c(x, low)), _c(x, low), x)
+    if clamp_low:
+        x = b.select(b.fcmp_ordered("<", x, _c(x, low)), _c(x, low), x)
     n_float = s.intrinsic("rint", b.fmul(x, _c(x, 1 / math.log(2))))
-    r = b.fsub(b.fsub(x, b.fmul(n_float, _c(x, ln2_high))), b.fmul(n_float, _c(x, ln2_low)))
+    r = _muladd(s, n_float, _c(x, -ln2_low), _muladd(s, n_float, _c(x, -ln2_high), x))
     # expm1(r) = r + r^2 (1/2! + r (1/3! + r (...)))
     poly = _c(x, 1 / math.factorial(degree))
     for k in range(degree - 1, 1, -1):
-        poly = b.fadd(_c(x, 1 / math.factorial(k)), b.fmul(r, poly))
-    em1 = b.fadd(r, b.fmul(b.fmul(r, r), poly))
+        poly = _muladd(s, r, poly, _c(x, 1 / math.factorial(k)))
+    em1 = _muladd(s, b.fmul(r, r), poly, r)
     return b.fptosi(n_float, int_type), em1
 
 
@@ -94,9 +103,12 @@ def expm1(s, x):
 def tanh(s, x):
     b = s.b
     magnitude = s.intrinsic("fabs", x)
-    t = expm1(s, b.fmul(magnitude, _c(x, 2.0)))
+    # expm1(2|x|) for 2|x| <= 2 * 40: 2^n and 2^-n are normal numbers there, so the scaling of
+    # expm1 is one multiply each way, without expm1's guards for huge and very negative arguments
+    n, em1 = _reduce(s, b.fmul(s.intrinsic("minnum", magnitude, _c(x, 40.0)), _c(x, 2.0)), clamp_low=False)
+    t = b.fmul(b.fadd(em1, b.fsub(_c(x, 1.0), _pow2(s, b.neg(n), x))), _pow2(s, n, x))
     result = b.fdiv(t, b.fadd(t, _c(x, 2.0)))
-    result = b.select(b.fcmp_ordered(">", magnitude, _c(x, 40.0)), _c(x, 1.0), result)  # t overflows to inf
+    result = b.select(b.fcmp_ordered(">", magnitude, _c(x, 40.0)), _c(x, 1.0), result)
     return _keep_nan(s, x, s.intrinsic("copysign", result, x))
 
 
@@ -120,10 +132,9 @@ def log(s, x):
     t2 = b.fmul(t, t)
     series = _c(x, 1.0 / (2 * terms + 1))
     for k in range(terms - 1, 0, -1):
-        series = b.fadd(_c(x, 1.0 / (2 * k + 1)), b.fmul(t2, series))
-    log_m = b.fmul(b.fmul(t, _c(x, 2.0)), b.fadd(_c(x, 1.0), b.fmul(t2, series)))
-    ln2 = math.log(2)
-    result = b.fadd(b.fmul(e, _c(x, ln2)), log_m)
+        series = _muladd(s, t2, series, _c(x, 1.0 / (2 * k + 1)))
+    log_m = b.fmul(b.fmul(t, _c(x, 2.0)), _muladd(s, t2, series, _c(x, 1.0)))
+    result = _muladd(s, e, _c(x, math.log(2)), log_m)
     zero = _c(x, 0.0)
     result = b.select(b.fcmp_ordered("==", x, zero), _c(x, float("-inf")), result)
     result = b.select(b.fcmp_ordered("<", x, zero), _c(x, float("nan")), result)
