@@ -20,7 +20,7 @@ from .layout import slot_count
 from .lowerings import NODE_LOWERINGS
 from .scalar_ops import SCALAR_LOWERINGS
 
-_CONTROL_FLOW = ("prim::If", "prim::Loop", "prim::FusionGroup")
+_CONTROL_FLOW = ("prim::If", "prim::Loop", "prim::FusionGroup", "prim::CallFunction")
 
 
 class LLVMBackend:
@@ -106,7 +106,9 @@ class LLVMBackend:
 
 def _unsupported_ops() -> dict[str, str]:
     lowered = set(NODE_LOWERINGS) | set(SCALAR_LOWERINGS) | set(_CONTROL_FLOW)
-    return {op.name: "no LLVM lowering yet; runs in the interpreter" for op in all_ops() if op.name not in lowered}
+    reasons = {"prim::PythonCall": "a call of a @jitc.ignore function runs Python: the graph runs in the interpreter"}
+    return {op.name: reasons.get(op.name, "no LLVM lowering yet; runs in the interpreter")
+            for op in all_ops() if op.name not in lowered}
 
 
 BACKEND = LLVMBackend()

@@ -113,6 +113,9 @@ class GraphCodegen:
             return self.lower_if(node, inputs, env)
         if node.kind == "prim::Loop":
             return self.lower_loop(node, inputs, env)
+        if node.kind == "prim::CallFunction":  # inline_calls removes these; a graph that kept one runs its body here
+            body = node.blocks[0]
+            return self.lower_block(body, {**env, **dict(zip(body.params, inputs))})
         if node.kind == "prim::FusionGroup":
             if is_row_group(node):
                 return lower_row_group(self, node, inputs)

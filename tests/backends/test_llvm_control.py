@@ -388,3 +388,42 @@ def test_repeated_softmax(dtype):
     rtol = 1e-5 if dtype == np.float32 else 1e-12
     for rounds in (0, 1, 3):
         check(softmax_loop, randn(rng, dtype, 3, 5), 0.7, rounds, rtol=rtol, atol=rtol)
+
+
+# -- prim::CallFunction (the optimiser inlines it; a graph compiled as it is keeps it) ---------------
+CALLS = """
+graph(%x : Double(*, 4), %w : Double(4, 4), %n : int):
+  %true : bool = prim::Constant[value=True]()
+  %h : Double(*, 4) = prim::Loop(%n, %true, %x)
+    block0(%i : int, %h.1 : Double(*, 4)):
+      %y : Double(*, 4), %v : Double(4, *) = prim::CallFunction[name="layer"](%h.1, %w)
+        block0(%a : Double(*, 4), %b : Double(4, 4)):
+          %m : Double(*, 4) = np::matmul(%a, %b)
+          %t : Double(*, 4) = np::tanh(%m)
+          %s : Double(*, 4) = prim::CallFunction[name="inner"](%t)
+            block0(%p : Double(*, 4)):
+              %q : Double(*, 4) = np::sin(%p)
+              -> (%q)
+          %u : Double(4, *) = np::transpose[axes=(1, 0)](%a)
+          -> (%s, %u)
+      %z : Double(*, 4) = np::add(%y, %h.1)
+      -> (%true, %z)
+  return (%h)
+"""
+
+
+@pytest.mark.parametrize("n", [0, 3])
+def test_call_function_nodes_run_their_bodies(n):
+    from jitc.backends.llvm import BACKEND
+    from jitc.ir.interpreter import run_graph
+    from jitc.ir.parser import parse_graph
+    from support.compare import assert_same
+    graph = parse_graph(CALLS)
+    assert sum(node.kind == "prim::CallFunction" for node in graph.walk()) == 2
+    rng = np.random.default_rng(n)
+    x, w = rng.standard_normal((5, 4)), rng.standard_normal((4, 4)) * 0.5
+    h = x
+    for _ in range(n):
+        h = np.sin(np.tanh(h @ w)) + h
+    assert_same(tuple(BACKEND.compile(graph)(x, w, n)), (h,))
+    assert_same(tuple(run_graph(graph, x, w, n)), (h,))

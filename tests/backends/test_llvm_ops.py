@@ -891,6 +891,14 @@ def test_every_op_is_lowered_or_listed_as_unsupported_with_a_reason():
         assert isinstance(reason, str) and reason.strip(), f"{name} is unsupported without a reason"
 
 
+def test_only_calls_of_ignored_python_functions_fall_back():
+    """Issue 6: every op of the table has a lowering; @jitc.ignore calls alone run in the interpreter."""
+    if BACKEND != "llvm":
+        pytest.skip("the table of the llvm backend")
+    from jitc.backends.llvm import UNSUPPORTED_OPS
+    assert set(UNSUPPORTED_OPS) == {"prim::PythonCall"}
+
+
 def test_ops_listed_as_unsupported_raise_unsupported_op_error():
     """An op the backend lists cannot compile; one it does not list must."""
     if BACKEND != "llvm":
