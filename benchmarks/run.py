@@ -1,6 +1,6 @@
 """Time each workload in NumPy, jitc and whichever peers are installed.
 
-    python -m benchmarks.run [--quick] [--filter NAME] [--repeat N]
+    python -m benchmarks.run [--quick] [--filter NAME] [--repeat N] [--startup]
 
 Peers: NumPy eager (the baseline and the oracle), `jitc.script` (default
 backend), and when importable numba (`numba.njit`), PyTorch (eager,
@@ -22,7 +22,9 @@ example's start-up, each in fresh Python processes that share a new cache
 folder: `gpt2_cold_compile` (jitc.script(model) and its first call, LLVM
 included) and `gpt2_cached_load` (the same in a second process, the
 object code coming from the disk cache); the note splits the time into
-scripting, graph passes and code generation or loading.
+scripting, graph passes and code generation or loading. `--startup`
+adds benchmarks/startup.py's table: a saved model's start-up in fresh
+processes (import jitc, jitc.load, first call).
 """
 from __future__ import annotations
 
@@ -315,6 +317,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--filter", metavar="NAME", help="only workloads whose name contains NAME")
     parser.add_argument("--repeat", type=int, default=None, metavar="N",
                         help="repeats per measurement; the median is reported (default 7, 1 with --quick)")
+    parser.add_argument("--startup", action="store_true",
+                        help="also time a saved model's start-up in fresh processes (benchmarks/startup.py)")
     options = parser.parse_args(argv)
     repeat = options.repeat or (1 if options.quick else 7)
     min_seconds = QUICK_MIN_REPEAT_SECONDS if options.quick else MIN_REPEAT_SECONDS
@@ -349,6 +353,10 @@ def main(argv: list[str] | None = None) -> int:
     if start_up:
         results += gpt2_start_up(options.quick, min(repeat, 3))
     print_table(results, out)
+    if options.startup:
+        from .startup import measure, report
+        print(file=out)
+        print(report(measure(runs=repeat)), file=out)
     return 0
 
 
