@@ -22,7 +22,7 @@ from .errors import CompileWarning
 from .ir.code import graph_to_code
 from .ir.errors import IRTypeError
 from .ir.graph import Graph
-from .ir.ops.prim import arrays_in
+from .ir.ops.prim import arrays_in, written_parameters
 from .ir.passes import optimize, specialize
 from .ir.types import TensorType, Type, is_subtype
 from .frontend import trace_inline
@@ -250,7 +250,6 @@ class CompiledFunction:
                                 f"got {describe(type)}")
 
     def compile_graph(self, graph: Graph) -> tuple[Callable[..., tuple], str]:
-        from .backends.llvm.executable import written_parameters
         self.written_parameters |= written_parameters(graph)
         backend = get_backend(self.backend)
         ignored = sorted({str(node.attributes["function"]) for node in graph.walk() if node.kind == "prim::PythonCall"})

@@ -10,12 +10,13 @@ import threading
 
 from ...ir.attributes import TensorRef
 from ...ir.graph import Graph
+from ...ir.ops.prim import written_parameters
 from ...ir.ops.registry import all_ops
 from . import cache, capi, fastcall, parallel
 from .blas import gemm_available
 from .codegen import GraphCodegen, constant_array
 from .engine import CompiledModule, compile_module, load_object
-from .executable import NativeExecutable, written_parameters
+from .executable import NativeExecutable
 from .layout import slot_count
 from .lowerings import NODE_LOWERINGS
 from .scalar_ops import SCALAR_LOWERINGS

@@ -16,6 +16,7 @@ from typing import Sequence
 
 import numpy as np
 
+from ...ir.ops.prim import written_parameters
 from ...ir.types import BOOL, FLOAT, INT, NONE, ListType, TensorType, TupleType, Type
 from .capi import NativeCallError, builtin_function
 from .layout import slot_count
@@ -39,13 +40,6 @@ class _MallocBuffer:
 
     def __del__(self):
         _free(self.__array_interface__["data"][0])
-
-
-def written_parameters(graph) -> frozenset[int]:
-    """The parameters whose arrays the graph writes into (`prim::CopyInto`)."""
-    return frozenset(index for index, param in enumerate(graph.params)
-                     if any(use.index == 0 and getattr(use.user, "kind", None) == "prim::CopyInto"
-                            for use in param.uses))
 
 
 class NativeExecutable:

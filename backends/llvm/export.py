@@ -29,7 +29,7 @@ from . import export_c
 from .blas import gemm_library
 from .codegen import GraphCodegen
 from .engine import optimise, target_machine
-from .executable import written_parameters
+from ...ir.ops.prim import written_parameters
 from .export_c import RESERVED_PREFIX, CFunction, ExportError, c_identifier, flatten_values
 from .parallel import PTHREAD_FUNCTIONS, thread_count, threads_available
 

@@ -241,6 +241,13 @@ def _python_call_reference(*arguments, function, keywords, returns_tuple):
     return result
 
 
+def written_parameters(graph) -> frozenset[int]:
+    """The parameters whose arrays the graph writes into (`prim::CopyInto`)."""
+    return frozenset(index for index, param in enumerate(graph.params)
+                     if any(use.index == 0 and getattr(use.user, "kind", None) == "prim::CopyInto"
+                            for use in param.uses))
+
+
 def arrays_in(value):
     """The arrays in a value, inside lists and tuples too."""
     if isinstance(value, np.ndarray):
