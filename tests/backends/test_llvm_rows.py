@@ -13,23 +13,7 @@ from hypothesis import strategies as st
 import jitc
 from jitc.ir.interpreter import run_graph
 from support.compare import assert_same
-
-
-def softmax(x):
-    e = np.exp(x - np.max(x, axis=-1, keepdims=True))
-    return e / np.sum(e, axis=-1, keepdims=True)
-
-
-def layer_norm(x, gamma, beta):
-    mean = np.mean(x, axis=-1, keepdims=True)
-    centered = x - mean
-    variance = np.mean(centered * centered, axis=-1, keepdims=True)
-    return centered / np.sqrt(variance + 1e-5) * gamma + beta
-
-
-def logsumexp(x):
-    m = np.max(x, axis=-1, keepdims=True)
-    return np.log(np.sum(np.exp(x - m), axis=-1, keepdims=True)) + m
+from support.row_models import layer_norm, logsumexp, softmax
 
 
 def check(function, *args, rtol=None):

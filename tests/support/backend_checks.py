@@ -10,6 +10,7 @@ import numpy as np
 
 import jitc
 from jitc.ir.interpreter import run_graph
+from jitc.ir.ops.prim import arrays_in
 
 from .compare import assert_same
 
@@ -32,14 +33,6 @@ def _copy(value):
     if isinstance(value, list):
         return [_copy(v) for v in value]
     return value
-
-
-def arrays_in(value):
-    if isinstance(value, np.ndarray):
-        yield value
-    elif isinstance(value, (list, tuple)):
-        for item in value:
-            yield from arrays_in(item)
 
 
 def assert_owned(results, args):

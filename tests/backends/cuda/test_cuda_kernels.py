@@ -15,6 +15,7 @@ import jitc
 from cuda_checks import check_cuda, on_host
 from jitc.backends import UnsupportedOpError
 from jitc.errors import CompileWarning
+from support.row_models import layer_norm, logsumexp, softmax
 
 FLOATS = [np.float32, np.float64]
 RNG = np.random.default_rng(0)
@@ -89,23 +90,6 @@ def test_broadcasting_of_any_shapes_matches_numpy(shapes, dtype, swap):
 
 
 # -- rows: softmax, layer norm --------------------------------------------------------------------------------------
-def softmax(x):
-    e = np.exp(x - np.max(x, axis=-1, keepdims=True))
-    return e / np.sum(e, axis=-1, keepdims=True)
-
-
-def layer_norm(x, g, b):
-    mean = np.mean(x, axis=-1, keepdims=True)
-    centred = x - mean
-    variance = np.mean(centred * centred, axis=-1, keepdims=True)
-    return g * centred / np.sqrt(variance + 1e-5) + b
-
-
-def logsumexp(x):
-    m = np.max(x, axis=-1, keepdims=True)
-    return m + np.log(np.sum(np.exp(x - m), axis=-1, keepdims=True))
-
-
 @pytest.mark.parametrize("dtype", FLOATS, ids=lambda d: np.dtype(d).name)
 def test_softmax_rows_are_one_kernel(dtype):
     compiled = cuda(softmax)
