@@ -5,7 +5,7 @@ sequence length or batch size runs at others. `check_inputs` catches a
 trace that recorded a data-dependent decision."""
 from __future__ import annotations
 
-import os
+import pathlib
 import sys
 
 import numpy as np
@@ -17,7 +17,7 @@ from support.backend_checks import check
 
 BACKENDS = ["llvm", "interpreter"]
 DTYPES = [np.float32, np.float64]
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "examples"))
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[2] / "examples"))
 
 
 def im2col(x, kernel, stride):

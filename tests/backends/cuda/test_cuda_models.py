@@ -6,7 +6,7 @@ Corpus functions using an op the backend does not lower are skipped with
 the op named (the frontend would run them in the interpreter)."""
 from __future__ import annotations
 
-import os
+import pathlib
 import sys
 
 import numpy as np
@@ -17,8 +17,8 @@ from cuda_checks import check_cuda
 from jitc.backends import UnsupportedOpError
 from jitc.backends.cuda import BACKEND
 
-TESTS = os.path.join(os.path.dirname(__file__), "..", "..")
-sys.path[:0] = [os.path.join(TESTS, "frontend"), os.path.join(TESTS, "..", "examples")]
+TESTS = pathlib.Path(__file__).resolve().parents[2]  # resolved: other tests compare file names in messages
+sys.path[:0] = [str(TESTS / "frontend"), str(TESTS.parent / "examples")]
 from corpus import CASES  # noqa: E402  (tests/frontend/corpus, as test_corpus.py imports it)
 from gpt2 import GPT2  # noqa: E402
 from rnn import example_inputs, rnn  # noqa: E402
