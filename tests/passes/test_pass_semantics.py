@@ -19,7 +19,8 @@ from __future__ import annotations
 from collections import Counter
 
 import pytest
-from hypothesis import HealthCheck, given, note, seed, settings
+from hypothesis import HealthCheck, Phase, find, given, note, seed, settings
+from hypothesis.errors import NoSuchExample
 from hypothesis import strategies as st
 
 from jitc.ir.interpreter import run_graph
@@ -111,22 +112,22 @@ def _control_flow(graph) -> int:
 
 
 def test_passes_change_many_generated_graphs():
-    """Over a fixed set of generated examples, every pass changes some graphs,
-    as generated or as the passes before it leave them (propagate_types
-    those with loosened types), the pipeline a fair share,
-    and folding removes some prim::If and prim::Loop nodes: the properties
-    above are not vacuous."""
+    """Over a sample of generated examples, the pipeline changes many graphs,
+    some have control flow and folding removes some of it; every pass
+    changes some graph, as generated or as the passes before it leave them
+    (propagate_types those with loosened types): the properties above are
+    not vacuous. Which examples a seed draws depends on Hypothesis's version
+    and on what ran before in the process, so the shares asked for are loose,
+    and a pass the sample happens to leave idle gets a search of its own."""
     examples = 40
     changed: Counter = Counter()
 
-    # A fixed seed rather than derandomize: derandomized examples follow a digest of this
-    # function's source, so that any edit here would draw other examples.
     @seed(2)
     @settings(max_examples=examples, derandomize=False, database=None,
               suppress_health_check=list(HealthCheck))
     @given(st.data())
     def sample(data):
-        graph, args = data.draw(cases(calls=False))  # the examples the counts below were set for
+        graph, args = data.draw(cases(calls=False))
         expected = run(graph, args)
         changed["examples"] += 1
         if graph.block.nodes:  # the whole graph as one call
@@ -150,9 +151,24 @@ def test_passes_change_many_generated_graphs():
     sample()
     counts = f"changes over {changed['examples']} graphs: {dict(changed)}"
     assert changed["examples"] >= examples // 2, counts
-    assert changed["control flow"] >= changed["examples"] // 4, counts
+    assert changed["control flow"] >= changed["examples"] // 8, counts
     assert changed["control flow folded"] >= 1, counts
     assert changed["pipeline"] >= changed["examples"] // 2, counts
-    for name in [*PASSES, "propagate_types (loosened)"]:
-        if name != "propagate_types":  # generated types are exact: only loosened ones give it work
-            assert changed[name] >= 1, f"{name} changed no graph; {counts}"
+    assert changed["propagate_types (loosened)"] >= 1, counts
+    for name in PASSES:
+        if name != "propagate_types" and not changed[name]:  # generated types are exact
+            assert _some_graph_changed_by(name), f"{name} changed no graph; {counts}"
+
+
+def _some_graph_changed_by(name: str, tries: int = 300) -> bool:
+    """Whether `name` changes one of up to `tries` more generated graphs
+    (results still checked), stopping at the first."""
+    def changes(case) -> bool:
+        graph, args = case
+        return apply(name, graph.copy(), args, run(graph, args))
+    try:
+        find(cases(), changes, settings=settings(max_examples=tries, database=None, phases=[Phase.generate],
+                                                  suppress_health_check=list(HealthCheck)))
+    except NoSuchExample:
+        return False
+    return True
