@@ -42,6 +42,7 @@ class Specialization:
     run: Callable[..., tuple]
     backend: str
     seconds: dict[str, float] = field(default_factory=dict)
+    graph_from: str = "built"  # or "disk": the optimised graph came from graph_cache
 
 
 class CompiledFunction:
@@ -219,13 +220,22 @@ class CompiledFunction:
     def compile_stats(self) -> list[dict]:
         """Seconds spent per stage, for every compiled signature, and where
         its machine code came from (compiled, or the memory or disk cache)."""
-        return [{"signature": [str(t) for t in s.types], "backend": s.backend,
+        return [{"signature": [str(t) for t in s.types], "backend": s.backend, "graph_from": s.graph_from,
                  "code_from": getattr(s.run, "origin", "compiled"), **s.seconds}
                 for s in self._specializations.values()]
 
     # -- compiling ---------------------------------------------------------------
     def compile(self, types: tuple[Type, ...]) -> Specialization:
         seconds = {}
+        graph = self.optimized_graph(types, seconds)
+        start = time.perf_counter()
+        run, backend = self.compile_graph(graph)
+        seconds["codegen"] = time.perf_counter() - start
+        return Specialization(types, graph, run, backend, seconds)
+
+    def optimized_graph(self, types: tuple[Type, ...], seconds: dict[str, float]) -> Graph:
+        """The generic graph specialised to `types` and optimised; the time
+        of each stage goes into `seconds`."""
         start = time.perf_counter()
         generic = self.generic_graph(types)
         seconds["frontend"] = time.perf_counter() - start
@@ -238,10 +248,7 @@ class CompiledFunction:
         except IRTypeError as error:
             raise TypeError(f"{self.__name__}(): {error}") from None
         seconds["optimize"] = time.perf_counter() - start
-        start = time.perf_counter()
-        run, backend = self.compile_graph(graph)
-        seconds["codegen"] = time.perf_counter() - start
-        return Specialization(types, graph, run, backend, seconds)
+        return graph
 
     def check_argument_types(self, graph: Graph, types: tuple[Type, ...]) -> None:
         for param, type, name in zip(graph.params, types, self.signature.parameters):
@@ -410,7 +417,37 @@ class ScriptFunction(CompiledFunction):
                          **options)
         self._graphs: dict[tuple[Type, ...] | None, Graph] = {}
         self._latest: Graph | None = None
+        self._latest_types: tuple[Type, ...] | None = None  # generic types of the latest call's version
         functools.update_wrapper(self, function, updated=())
+
+    def compile(self, types: tuple[Type, ...]) -> Specialization:
+        """As CompiledFunction.compile, but the optimised graph comes from the
+        disk cache (graph_cache) when this source, with the same values, was
+        compiled for these types before, in this process or another."""
+        from . import graph_cache  # imported on first compile: `jitc.load` needs none of it
+        start = time.perf_counter()
+        generic_types = tuple(generic_type(t) for t in types)
+        key = graph_cache.key(self.function, (type(self).__qualname__, self.backend, self.optimization_level,
+                                              repr(types), repr(sorted(self.static_parameters))))
+        cached = None if key is None else graph_cache.load(key)
+        seconds = {"cache_key": time.perf_counter() - start, "frontend": 0.0, "optimize": 0.0}
+        if cached is None:
+            graph = self.optimized_graph(types, seconds)
+            if key is not None:
+                graph_cache.store(key, graph, {"output_arity": self.output_arity})
+        else:
+            graph, extra = cached
+            self.output_arity = extra.get("output_arity")
+            self._latest = None  # the generic graph is scripted again only when asked for (`graph`, `jitc.save`)
+        self._latest_types = generic_types
+        start = time.perf_counter()
+        run, backend = self.compile_graph(graph)
+        seconds["codegen"] = time.perf_counter() - start
+        return Specialization(types, graph, run, backend, seconds, "built" if cached is None else "disk")
+
+    def __jitc_fingerprint__(self):
+        """What a function that calls this one compiles from it (graph_cache)."""
+        return (self.function, self.backend, self.optimization_level)
 
     def script(self, generic_types: tuple[Type, ...] | None) -> Graph:
         """The generic graph for these types (None: the annotations). Types
@@ -443,12 +480,16 @@ class ScriptFunction(CompiledFunction):
     def graph(self) -> Graph:
         """The generic graph of the latest call, or, before any call, the
         graph for the annotations (unannotated parameters as `Tensor`)."""
-        return self._latest or self.script(None)
+        return self._latest or self.script(self._latest_types)
 
     def generic_graph(self, types):
         return self.script(tuple(generic_type(t) for t in types))
 
     def saved_graphs(self) -> list[Graph]:
+        latest = self._latest
+        for types in self._specializations:  # versions whose optimised graph came from the cache
+            self.generic_graph(types)
+        self._latest = latest
         return list(self._graphs.values()) or [self.graph]
 
 

@@ -98,30 +98,43 @@ def decode(data: bytes) -> tuple[str, Entry, bytes]:
         raise ValueError(f"malformed: {type(error).__name__}") from None
 
 
-def load(key: str) -> bytes | None:
-    """The encoded entry for `key` on disk, or None (missing, or damaged: then removed)."""
+def read(key: str, suffix: str = ".jitcobj") -> bytes | None:
+    """The bytes of entry `key` (a file `key + suffix` in the cache folder), or None."""
     folder = directory()
     if folder is None:
         return None
-    path = folder / f"{key}.jitcobj"
     try:
-        data = path.read_bytes()
+        return (folder / f"{key}{suffix}").read_bytes()
     except OSError:
+        return None
+
+
+def remove(key: str, suffix: str = ".jitcobj") -> None:
+    """Delete a damaged entry (never raises)."""
+    folder = directory()
+    if folder is not None:
+        try:
+            (folder / f"{key}{suffix}").unlink()
+        except OSError:
+            pass
+
+
+def load(key: str) -> bytes | None:
+    """The encoded entry for `key` on disk, or None (missing, or damaged: then removed)."""
+    data = read(key)
+    if data is None:
         return None
     try:
         if decode(data)[0] != key:
             raise ValueError("another key")
         return data
     except ValueError:
-        try:
-            path.unlink()
-        except OSError:
-            pass
+        remove(key)
         return None
 
 
-def store(key: str, data: bytes) -> None:
-    """Write `encode`'s bytes atomically (a temporary file renamed into place); never raises."""
+def store(key: str, data: bytes, suffix: str = ".jitcobj") -> None:
+    """Write an entry's bytes atomically (a temporary file renamed into place); never raises."""
     folder = directory()
     if folder is None:
         return
@@ -130,6 +143,6 @@ def store(key: str, data: bytes) -> None:
         handle, temporary = tempfile.mkstemp(dir=folder, suffix=".tmp")
         with os.fdopen(handle, "wb") as file:
             file.write(data)
-        os.replace(temporary, folder / f"{key}.jitcobj")
+        os.replace(temporary, folder / f"{key}{suffix}")
     except OSError:
         pass
