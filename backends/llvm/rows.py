@@ -2,8 +2,12 @@
 loop over rows (split across threads when large); inside a row, elementwise
 ops are loops over the row (kept lazy and computed where they are used,
 unless used twice: then they are computed once into a row-sized scratch
-buffer that stays in cache) and reductions are loops that leave one value
-per row. Each value has its own length along the row, so an input that
+buffer that stays in cache, in a loop that also computes the reductions
+of it) and reductions are loops that leave one value per row. Softmax thus
+makes three passes over a row (max; exp and sum; divide) and layer norm
+three (mean; centred values and variance; scale).
+Float32 sums add in float32 lanes per block and the blocks in float64;
+division by one value per row multiplies by its reciprocal. Each value has its own length along the row, so an input that
 NumPy broadcasts along the row (size 1 there at run time) is reduced over
 its one element, as NumPy does."""
 from __future__ import annotations
@@ -89,9 +93,9 @@ def lower_row_group(cg, node, inputs: list) -> list:
                     env[param] = _row_of(inner, value.dtype, start, value.strides[-1], param.type, lengths[param])
                 else:
                     env[param] = value
-            context = Lowering(inner)
+            context, folded = Lowering(inner), {}
             for node_ in body.nodes:
-                env[node_.output] = _lower_in_row(context, node_, env, lengths, buffers.get(node_.output))
+                env[node_.output] = _lower_in_row(context, node_, env, lengths, buffers.get(node_.output), folded)
             _store_row(inner, env[body.returns[0]], inner.element_pointer(target, [*row, const(0)]), target.dtype)
 
     if rows:
@@ -122,15 +126,21 @@ def _row_of(em, dtype: DType, start, stride, type, length):
     return RowVector(dtype, length, lambda j: em.load(dtype, em.builder.gep(start, [em.builder.mul(j, stride)])))
 
 
-def _lower_in_row(cg, node, env, lengths, buffer):
+def _lower_in_row(cg, node, env, lengths, buffer, folded: dict):
+    """A row value: a scalar per row, a lazy RowVector, or (used twice) a
+    RowVector read from `buffer`, filled by one loop that also computes the
+    reductions of it (stored in `folded` for their nodes)."""
     em, b = cg.em, cg.builder
     if node.kind == "prim::Constant":
         return python_constant(node.attributes["value"], node.output.type)
+    if node.output in folded:
+        return folded.pop(node.output)
     operands = [env[v] for v in node.inputs]
     if get_op(node.kind).group == Group.REDUCTION:
-        return _reduce_row(cg, node, operands[0])
-    compute = element_function(em, node.kind, [v.type for v in node.inputs], node.output.type)
+        return _reduce_row(cg, [node], operands[0])[0]
     dtype = element_dtypes([node.output.type])[0]
+    compute = _by_reciprocal(em, node, operands, dtype) or element_function(
+        em, node.kind, [v.type for v in node.inputs], node.output.type)
     if not any(isinstance(v, RowVector) for v in operands):
         return compute(operands)
     length = lengths[node.output]
@@ -138,45 +148,145 @@ def _lower_in_row(cg, node, env, lengths, buffer):
                       lambda j: compute([v.element(j) if isinstance(v, RowVector) else v for v in operands]))
     if buffer is None:
         return value
-    with em.for_range(length, "fill") as j:
-        em.store(dtype, value.element(j), b.gep(buffer.data, [j]))
+    reductions = [user for user in node.output.users
+                  if getattr(user, "kind", None) and get_op(user.kind).group == Group.REDUCTION]
+    folded.update(zip((user.output for user in reductions),
+                      _reduce_row(cg, reductions, value, fill=buffer.data)))
     return RowVector(dtype, length, lambda j: em.load(dtype, b.gep(buffer.data, [j])))
 
 
+def _by_reciprocal(em, node, operands, dtype: DType):
+    """x / d for a float row x and a divisor d that is one value per row:
+    x * (1/(d 2^k)) * 2^k, two multiplies instead of a division per element
+    (a vector division costs several multiplies' time). k = 0 unless |d| is
+    outside [2^-(bias-1), 2^(bias-1)], where 1/d would overflow or lose bits
+    to subnormals; the scaling by 2^k is exact. Within 2 ulp of the
+    division; 0, inf and NaN divisors give what the division gives."""
+    if node.kind != "np::divide" or dtype not in (DType.FLOAT32, DType.FLOAT64) or isinstance(operands[1], RowVector):
+        return None
+    if element_dtypes([v.type for v in node.inputs]) != [dtype, dtype]:
+        return None
+    b = em.builder
+    divisor = operands[1]
+    scale = 64 if dtype == DType.FLOAT32 else 128
+    edge = 2.0 ** ((126 if dtype == DType.FLOAT32 else 1022))
+    magnitude = Scalar(em, dtype, dtype, python=False).intrinsic("fabs", divisor)
+    tiny = b.fcmp_ordered("<", magnitude, ir.Constant(divisor.type, 1 / edge))
+    huge = b.fcmp_ordered(">", magnitude, ir.Constant(divisor.type, edge))
+    power = b.select(tiny, ir.Constant(divisor.type, 2.0 ** scale),
+                     b.select(huge, ir.Constant(divisor.type, 2.0 ** -scale), ir.Constant(divisor.type, 1.0)))
+    reciprocal = b.fdiv(ir.Constant(divisor.type, 1.0), b.fmul(divisor, power))
+    return lambda values: b.fmul(b.fmul(values[0], reciprocal), power)
+
+
 _FAST = ("reassoc", "nsz")  # reductions may be reordered: that is what lets LLVM vectorise them
+# A float32 sum adds its row in blocks of this many elements in float32 (LLVM keeps 32
+# partial sums in four <8 x float> registers, 16 elements each), each block's sum then in
+# float64: error like NumPy's pairwise sum, a quarter of the instructions of float64 lanes
+BLOCK = 512
 
 
-def _reduce_row(cg, node, vector: RowVector):
-    """sum/mean (float64 accumulator for floats) and max/min (NaN-propagating) over the row."""
+def _reduce_row(cg, nodes, vector, fill=None) -> list:
+    """The reductions `nodes` (sum, mean with a float64 total; max, min
+    NaN-propagating) of one row value in one loop, which also stores the
+    value's elements into `fill` when given."""
     em, b = cg.em, cg.builder
-    kind, out_dtype = node.kind, node.output.type.dtype
     if not isinstance(vector, RowVector):  # its last axis has size 1: the reduction is the element
-        return em.cast(vector, element_dtypes([node.inputs[0].type])[0], out_dtype)
+        return [em.cast(vector, element_dtypes([node.inputs[0].type])[0], node.output.type.dtype) for node in nodes]
     source, length = vector.dtype, vector.length
-    if kind in ("np::max", "np::min"):
-        em.raise_if(b.icmp_signed("==", length, const(0)), "ValueError",
-                    f"zero-size array to reduction operation {'maximum' if kind == 'np::max' else 'minimum'} "
-                    "which has no identity")
-        accumulator = em.alloca_builder.alloca(register_type(source))
-        b.store(vector.element(const(0)), accumulator)
-        scalar = Scalar(em, source, source, python=False)
-        with em.for_range(length, "reduce") as j:
-            current, value = b.load(accumulator), vector.element(j)
-            if source.is_float:
-                combined = scalar.intrinsic("maximum" if kind == "np::max" else "minimum", current, value)
-            else:
-                combined = b.select(scalar.compare(">" if kind == "np::max" else "<", value, current), value, current)
-            b.store(combined, accumulator)
-        return em.cast(b.load(accumulator), source, out_dtype)
-    accumulate = DType.FLOAT64 if out_dtype.is_float else out_dtype
-    accumulator = em.alloca_builder.alloca(register_type(accumulate))
-    b.store(ir.Constant(register_type(accumulate), 0.0 if accumulate.is_float else 0), accumulator)
-    with em.for_range(length, "reduce") as j:
-        value = em.cast(vector.element(j), source, accumulate)
-        current = b.load(accumulator)
-        b.store(b.fadd(current, value, flags=_FAST) if accumulate.is_float else b.add(current, value), accumulator)
-    total = b.load(accumulator)
-    if kind == "np::mean":
-        total = b.fdiv(em.cast(total, accumulate, DType.FLOAT64), b.sitofp(length, F64))
-        accumulate = DType.FLOAT64
-    return em.cast(total, accumulate, out_dtype)
+    states = []
+    for node in nodes:
+        kind, out_dtype = node.kind, node.output.type.dtype
+        if kind in ("np::max", "np::min"):
+            em.raise_if(b.icmp_signed("==", length, const(0)), "ValueError",
+                        f"zero-size array to reduction operation {'maximum' if kind == 'np::max' else 'minimum'} "
+                        "which has no identity")
+            states.append(_Extremum(em, kind, source, vector.element(const(0))))
+        else:
+            states.append(_Sum(em, source, out_dtype, mean=kind == "np::mean"))
+    with em.for_range(b.sdiv(b.add(length, const(BLOCK - 1)), const(BLOCK)), "block") as block:
+        start = b.mul(block, const(BLOCK))
+        for state in states:
+            state.begin_block()
+        with em.for_range(b.select(b.icmp_signed("<", b.sub(length, start), const(BLOCK)),
+                                   b.sub(length, start), const(BLOCK)), "reduce") as j:
+            index = b.add(start, j)
+            value = vector.element(index)
+            if fill is not None:
+                em.store(source, value, b.gep(fill, [index]))
+            for state in states:
+                state.add(value)
+        for state in states:
+            state.end_block()
+    return [state.result(length, node.output.type.dtype) for state, node in zip(states, nodes)]
+
+
+class _Extremum:
+    """max/min accumulator (NaN-propagating for floats)."""
+
+    def __init__(self, em, kind: str, source: DType, first):
+        self.em, self.kind, self.source = em, kind, source
+        self.slot = em.alloca_builder.alloca(register_type(source))
+        em.builder.store(first, self.slot)
+
+    def begin_block(self):
+        pass
+
+    def add(self, value):
+        b, greater = self.em.builder, self.kind == "np::max"
+        current = b.load(self.slot)
+        if self.source.is_float:
+            combined = Scalar(self.em, self.source, self.source, python=False).intrinsic(
+                "maximum" if greater else "minimum", current, value)
+        else:
+            scalar = Scalar(self.em, self.source, self.source, python=False)
+            combined = b.select(scalar.compare(">" if greater else "<", value, current), value, current)
+        b.store(combined, self.slot)
+
+    def end_block(self):
+        pass
+
+    def result(self, length, out_dtype: DType):
+        return self.em.cast(self.em.builder.load(self.slot), self.source, out_dtype)
+
+
+class _Sum:
+    """sum/mean accumulator: floats add each block in the source's float
+    type (float32 stays float32) and the blocks' sums in float64."""
+
+    def __init__(self, em, source: DType, out_dtype: DType, mean: bool):
+        self.em, self.source, self.mean = em, source, mean
+        self.total_dtype = DType.FLOAT64 if out_dtype.is_float else out_dtype
+        self.block_dtype = (DType.FLOAT32 if out_dtype.is_float and source in (DType.FLOAT32, DType.FLOAT16)
+                            else self.total_dtype)
+        self.total = self._slot(self.total_dtype)
+        self.partial = self._slot(self.block_dtype)
+
+    def _slot(self, dtype: DType):
+        slot = self.em.alloca_builder.alloca(register_type(dtype))
+        self.em.builder.store(ir.Constant(register_type(dtype), 0.0 if dtype.is_float else 0), slot)
+        return slot
+
+    def begin_block(self):
+        self.em.builder.store(ir.Constant(register_type(self.block_dtype), 0.0 if self.block_dtype.is_float else 0),
+                              self.partial)
+
+    def add(self, value):
+        self._accumulate(self.partial, self.em.cast(value, self.source, self.block_dtype), self.block_dtype)
+
+    def end_block(self):
+        b = self.em.builder
+        self._accumulate(self.total, self.em.cast(b.load(self.partial), self.block_dtype, self.total_dtype),
+                         self.total_dtype)
+
+    def _accumulate(self, slot, value, dtype: DType):
+        b = self.em.builder
+        current = b.load(slot)
+        b.store(b.fadd(current, value, flags=_FAST) if dtype.is_float else b.add(current, value), slot)
+
+    def result(self, length, out_dtype: DType):
+        b = self.em.builder
+        total, dtype = b.load(self.total), self.total_dtype
+        if self.mean:
+            total, dtype = b.fdiv(self.em.cast(total, dtype, DType.FLOAT64), b.sitofp(length, F64)), DType.FLOAT64
+        return self.em.cast(total, dtype, out_dtype)

@@ -88,3 +88,35 @@ def test_max_over_empty_rows_raises_like_numpy():
         softmax(x)
     with pytest.raises(ValueError, match="zero-size array to reduction operation maximum"):
         compiled(x)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_division_by_one_value_per_row_matches_numpy_at_the_edges(dtype):
+    # rows.py multiplies by a reciprocal (rescaled where it would overflow or be subnormal)
+    info = np.finfo(dtype)
+    divisors = np.array([3.0, -7.5, 0.0, -0.0, np.inf, -np.inf, np.nan, info.tiny / 8, info.tiny * 3,
+                         info.max / 3, 2 / info.tiny, 1e-3], dtype=dtype)
+    x = np.array([1.0, -2.5, 0.0, np.inf, info.tiny * 5, info.max / 2, info.smallest_subnormal, 123.0],
+                 dtype=dtype)
+    x = np.broadcast_to(x, (len(divisors), len(x))).copy()
+
+    def scaled(x, d):
+        return x / np.max(d, axis=-1, keepdims=True)
+
+    with np.errstate(all="ignore"):
+        check(scaled, x, divisors[:, None].copy(), rtol=4 * np.finfo(dtype).eps)
+
+
+def test_float32_sums_of_long_rows_are_as_accurate_as_numpy():
+    # float32 partial sums per block of 512, blocks added in float64: no drift along long rows
+    # (one float32 accumulator per lane would be off by ~1e-3 here)
+    rng = np.random.default_rng(3)
+    x = (rng.random((3, 1 << 17)) + 1000.0).astype(np.float32)
+
+    def mean(x):
+        return np.mean(x, axis=-1, keepdims=True) + 0.0
+
+    exact = x.astype(np.float64).mean(axis=-1, keepdims=True)
+    tolerance = 1.5 * np.spacing(np.float32(1000.0))
+    assert np.all(np.abs(mean(x) - exact) <= tolerance)  # NumPy's pairwise sum
+    assert np.all(np.abs(jitc.script(mean)(x) - exact) <= tolerance)
