@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
 
 from .attributes import TensorRef
 from .errors import ParseError
@@ -37,28 +36,32 @@ _NAMED_CONSTANTS = {"True": True, "False": False, "None": None, "inf": float("in
                     "-inf": float("-inf"), "nan": float("nan")}
 
 
-@dataclass
 class _Token:
-    kind: str
-    text: str
-    line: int
-    column: int
+    """A token: its kind, its text, and where it starts (line 1-based, column 0-based)."""
+
+    __slots__ = ("kind", "text", "line", "column")
+
+    def __init__(self, kind: str, text: str, line: int, column: int):
+        self.kind, self.text, self.line, self.column = kind, text, line, column
 
 
 def _tokenize(text: str) -> list[_Token]:
     tokens, line, line_start, position = [], 1, 0, 0
-    while position < len(text):
-        match = _TOKEN.match(text, position)
-        if match is None:
-            raise ParseError(f"line {line}, column {position - line_start + 1}: "
-                             f"unexpected character {text[position]!r}")
+    for match in _TOKEN.finditer(text):
+        start = match.start()
+        if start != position:  # finditer skipped characters no token matches
+            break
         kind = match.lastgroup
         if kind == "newline":
-            tokens.append(_Token("newline", "\n", line, position - line_start))
-            line, line_start = line + 1, match.end()
+            tokens.append(_Token("newline", "\n", line, start - line_start))
+            line, line_start = line + 1, start + 1
         elif kind != "space":
-            tokens.append(_Token(kind, match.group(), line, position - line_start))
+            tokens.append(_Token(kind, match.group(), line, start - line_start))
         position = match.end()
+    if position < len(text):
+        line = text.count("\n", 0, position) + 1
+        column = position - (text.rfind("\n", 0, position) + 1)
+        raise ParseError(f"line {line}, column {column + 1}: unexpected character {text[position]!r}")
     tokens.append(_Token("end", "", line, position - line_start))
     return tokens
 

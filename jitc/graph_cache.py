@@ -298,7 +298,8 @@ def _referenced_tensors(graph: Graph) -> list[str]:
 
 
 def encode(cache_key: str, graph: Graph, extra: dict) -> bytes | None:
-    """The optimised graph's text, its tensor constants and `extra` (JSON) as bytes."""
+    """The optimised graph's text, its tensor constants and `extra` (JSON) as bytes;
+    `extra` holds the graph's canonical text too (the LLVM object cache's key)."""
     tensors, chunks = [], []
     for name in _referenced_tensors(graph):
         array = np.ascontiguousarray(graph.tensors[name])
@@ -306,7 +307,10 @@ def encode(cache_key: str, graph: Graph, extra: dict) -> bytes | None:
             return None
         tensors.append([name, array.dtype.str, list(array.shape)])
         chunks.append(array.tobytes())
-    header = json.dumps({"key": cache_key, "graph": str(graph), "tensors": tensors, "extra": extra}).encode()
+    canonical = _files().canonical_text(graph)
+    _files().remember(graph, canonical)  # compiling it next prints it once only
+    header = json.dumps({"key": cache_key, "graph": str(graph), "canonical": canonical, "tensors": tensors,
+                         "extra": extra}).encode()
     body = len(header).to_bytes(8, "little") + header + b"".join(chunks)
     return MAGIC + body + hashlib.sha256(body).digest()
 
@@ -332,7 +336,9 @@ def decode(cache_key: str, data: bytes) -> tuple[Graph, dict]:
             offset += array.nbytes
         if offset != len(body):
             raise ValueError("trailing bytes")
-        return parse_graph(header["graph"], tensors), dict(header["extra"])
+        graph = parse_graph(header["graph"], tensors)
+        _files().remember(graph, str(header["canonical"]))
+        return graph, dict(header["extra"])
     except ValueError:
         raise
     except Exception as error:  # a malformed header, or text the parser refuses

@@ -41,9 +41,20 @@ class Entry:
     llvm_ir: str
 
 
+_KNOWN: list = [None, None]  # a graph and its canonical text, known without printing it (`remember`)
+
+
+def remember(graph, text: str) -> None:
+    """Tell `canonical_text` the text of `graph` (the graph cache holds it for
+    the graphs it reads back): compiling that graph next need not print it."""
+    _KNOWN[:] = [graph, text]
+
+
 def canonical_text(graph) -> str:
     """The graph's text with values numbered in order: graphs that differ only
     in value names or source locations (a loaded model and the one saved) agree."""
+    if _KNOWN[0] is graph:
+        return _KNOWN[1]
     copy = graph.copy()
     for node in copy.walk():
         for value in node.outputs:
