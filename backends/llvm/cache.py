@@ -28,7 +28,8 @@ import numpy as np
 
 from ...ir.printer import print_graph
 
-MAGIC = b"jitc-object-v1\n"
+MAGIC = b"jitc-object-v2\n"
+MAGIC_V1 = b"jitc-object-v1\n"  # the IR inside the metadata: still read (model files hold such entries)
 
 
 @dataclass
@@ -38,7 +39,7 @@ class Entry:
     entries: list[str]          # symbol names: the entry, and the fast entry if any
     constant_keys: list[str]    # tensor constants in the order the code reads them
     errors: list[tuple[str, str]]
-    llvm_ir: str
+    llvm_ir: str | bytes  # the optimised IR, or it zlib-compressed (read back: decompressed when listed)
 
 
 _KNOWN: list = [None, None]  # a graph and its canonical text, known without printing it (`remember`)
@@ -82,29 +83,40 @@ def directory() -> pathlib.Path | None:
 
 
 def encode(key: str, entry: Entry, obj: bytes) -> bytes:
-    """An entry as bytes: a magic line, compressed metadata, the object code, a sha256."""
+    """An entry as bytes: a magic line, compressed metadata, the compressed
+    IR (apart, so that loading need not decompress it), the object code, a sha256."""
     meta = zlib.compress(json.dumps({"key": key, "entries": entry.entries, "constant_keys": entry.constant_keys,
-                                     "errors": entry.errors, "llvm_ir": entry.llvm_ir}).encode())
-    body = len(meta).to_bytes(8, "little") + meta + obj
+                                     "errors": entry.errors}).encode())
+    ir = entry.llvm_ir if isinstance(entry.llvm_ir, bytes) else zlib.compress(entry.llvm_ir.encode())
+    body = len(meta).to_bytes(8, "little") + meta + len(ir).to_bytes(8, "little") + ir + obj
     return MAGIC + body + hashlib.sha256(body).digest()
 
 
 def decode(data: bytes) -> tuple[str, Entry, bytes]:
-    """(key, entry, object code) from `encode`'s bytes; ValueError if they are damaged."""
+    """(key, entry, object code) from `encode`'s bytes (or an entry of the
+    first format); ValueError if they are damaged."""
     try:
-        if not data.startswith(MAGIC) or len(data) < len(MAGIC) + 32 + 8:
+        magic = MAGIC if data.startswith(MAGIC) else MAGIC_V1 if data.startswith(MAGIC_V1) else None
+        if magic is None or len(data) < len(magic) + 32 + 8:
             raise ValueError("not a jitc object")
-        body, digest = data[len(MAGIC):-32], data[-32:]
+        body, digest = memoryview(data)[len(magic):-32], data[-32:]
         if hashlib.sha256(body).digest() != digest:
             raise ValueError("checksum mismatch")
         meta_length = int.from_bytes(body[:8], "little")
-        meta = json.loads(zlib.decompress(body[8:8 + meta_length]))
+        meta, offset = json.loads(zlib.decompress(body[8:8 + meta_length])), 8 + meta_length
+        if magic == MAGIC:
+            ir_length = int.from_bytes(body[offset:offset + 8], "little")
+            if offset + 8 + ir_length > len(body):
+                raise ValueError("truncated IR")
+            ir, offset = bytes(body[offset + 8:offset + 8 + ir_length]), offset + 8 + ir_length
+        else:
+            ir = str(meta["llvm_ir"])
         entry = Entry(list(meta["entries"]), list(meta["constant_keys"]),
-                      [(str(a), str(b)) for a, b in meta["errors"]], str(meta["llvm_ir"]))
+                      [(str(a), str(b)) for a, b in meta["errors"]], ir)
         key = meta["key"]
         if not isinstance(key, str) or not all(isinstance(n, str) for n in entry.entries + entry.constant_keys):
             raise ValueError("malformed fields")
-        return key, entry, body[8 + meta_length:]
+        return key, entry, bytes(body[offset:])
     except (KeyError, TypeError, zlib.error, json.JSONDecodeError) as error:
         raise ValueError(f"malformed: {type(error).__name__}") from None
 

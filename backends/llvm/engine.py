@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import threading
+import zlib
 from dataclasses import dataclass
 
 import llvmlite.binding as llvm
@@ -52,7 +53,15 @@ def _jit():
 @dataclass
 class CompiledModule:
     addresses: dict[str, int]
-    llvm_ir: str   # after optimisation
+    optimised_ir: str | bytes  # the IR after optimisation, or it zlib-compressed (from the cache)
+
+    @property
+    def llvm_ir(self) -> str:
+        """The optimised IR; decompressed on first request (a cached entry's
+        IR serves only this listing and `asm`, so loading skips it)."""
+        if isinstance(self.optimised_ir, bytes):
+            self.optimised_ir = zlib.decompress(self.optimised_ir).decode()
+        return self.optimised_ir
 
     @property
     def asm(self) -> str:
@@ -75,7 +84,7 @@ def compile_module(module: ir.Module, entries: list[str]) -> tuple[CompiledModul
         return CompiledModule({name: engine.get_function_address(name) for name in entries}, text), obj
 
 
-def load_object(obj: bytes, entries: list[str], llvm_ir: str) -> CompiledModule | None:
+def load_object(obj: bytes, entries: list[str], llvm_ir: str | bytes) -> CompiledModule | None:
     """Object code from the cache, loaded into the JIT; None if it does not define `entries`."""
     with _lock:
         _, engine = _jit()

@@ -3,12 +3,17 @@ object code instead of compiling, a damaged entry is rebuilt, and graphs
 that differ only in their constants' values share code but not data."""
 from __future__ import annotations
 
+import hashlib
+import json
 import pathlib
 import textwrap
+import zlib
 
 import numpy as np
+import pytest
 
 import jitc
+from jitc.backends.llvm import cache
 from support.processes import run_program
 
 PROGRAM = textwrap.dedent('''
@@ -23,6 +28,7 @@ PROGRAM = textwrap.dedent('''
     args = (rng.standard_normal((5, 8)), rng.standard_normal((8, 3)), rng.standard_normal(3))
     compiled = jitc.script(layer)
     np.testing.assert_allclose(compiled(*args), layer(*args), rtol=1e-12)
+    assert "define" in compiled.llvm_ir(*args)  # read back, the IR is decompressed when asked for
     print(compiled.compile_stats()[0]["code_from"])
 ''')
 
@@ -58,3 +64,21 @@ def test_same_code_different_constants():
     np.testing.assert_allclose(first, x @ np.ones((3, 4)))
     np.testing.assert_allclose(second, x @ np.full((3, 4), 3.0))
     assert traced[1].compile_stats()[0]["code_from"] == "memory"
+
+
+def test_entries_round_trip_and_first_format_entries_still_read():
+    ir = "define void @f() {\n  ret void\n}\n"
+    entry = cache.Entry(["f"], ["w"], [("f", "a message")], ir)
+    key, back, obj = cache.decode(cache.encode("k", entry, b"object code"))
+    assert (key, back.entries, back.constant_keys, back.errors, obj) == ("k", ["f"], ["w"], [("f", "a message")],
+                                                                          b"object code")
+    assert zlib.decompress(back.llvm_ir).decode() == ir  # kept compressed until listed
+    meta = zlib.compress(json.dumps({"key": "k", "entries": ["f"], "constant_keys": [], "errors": [],
+                                     "llvm_ir": ir}).encode())
+    body = len(meta).to_bytes(8, "little") + meta + b"old object"
+    old = cache.decode(cache.MAGIC_V1 + body + hashlib.sha256(body).digest())  # what model files hold
+    assert old[1].llvm_ir == ir and old[2] == b"old object"
+    encoded = cache.encode("k", entry, b"object code")
+    for damaged in (encoded[:-40], encoded[:len(cache.MAGIC) + 20], b"x" + encoded[1:]):
+        with pytest.raises(ValueError):
+            cache.decode(damaged)
