@@ -7,7 +7,7 @@ the whole float range: exp and expm1 within 2 ulp, tanh 3 ulp, log 4 ulp (float3
 ±inf, ±0, subnormal results and overflow as in C99).
 
 Method: exp and expm1 reduce x = n ln2 + r with |r| <= ln2/2 (Cody-Waite, two
-constants), take expm1(r) from its Taylor polynomial (degree 7 for float32,
+constants; n rounded by adding 1.5 * 2^mantissa, whose low bits are then n), take expm1(r) from its Taylor polynomial (degree 7 for float32,
 13 for float64) and scale by 2^n in two steps so that subnormal and
 overflowing results round once. tanh(x) = expm1(2|x|) / (expm1(2|x|) + 2)
 with the sign restored; its argument is at most 80 (tanh is 1 beyond 40),
@@ -53,27 +53,32 @@ def _muladd(s, a, b, c):
 
 def _reduce(s, x, clamp_low: bool = True):
     """(n, expm1(r)) with x = n ln2 + r, x clamped to where exp is finite
-    (and, unless `clamp_low` is False for x known >= 0, nonzero)."""
+    (and, unless `clamp_low` is False for x known >= 0, nonzero). The clamps
+    keep a NaN, and n comes from the bits of x/ln2 + 1.5 * 2^mantissa (its
+    low bits are n once rounded: one FMA does the rounding, no conversion
+    instruction), so a NaN x gives a NaN expm1(r) and a defined n."""
     b = s.b
-    int_type, _, _, degree, low, high, ln2_high, ln2_low = _spec(x)[:8]
+    int_type, mantissa, _, degree, low, high, ln2_high, ln2_low = _spec(x)[:8]
     x = b.select(b.fcmp_ordered(">", x, _c(x, high)), _c(x, high), x)
     if clamp_low:
         x = b.select(b.fcmp_ordered("<", x, _c(x, low)), _c(x, low), x)
-    n_float = s.intrinsic("rint", b.fmul(x, _c(x, 1 / math.log(2))))
+    magic = 1.5 * 2.0 ** mantissa
+    shifted = _muladd(s, x, _c(x, 1 / math.log(2)), _c(x, magic))
+    n_float = b.fsub(shifted, _c(x, magic))
     r = _muladd(s, n_float, _c(x, -ln2_low), _muladd(s, n_float, _c(x, -ln2_high), x))
     # expm1(r) = r + r^2 (1/2! + r (1/3! + r (...)))
     poly = _c(x, 1 / math.factorial(degree))
     for k in range(degree - 1, 1, -1):
         poly = _muladd(s, r, poly, _c(x, 1 / math.factorial(k)))
     em1 = _muladd(s, b.fmul(r, r), poly, r)
-    return b.fptosi(n_float, int_type), em1
+    return b.sub(b.bitcast(shifted, int_type), ir.Constant(int_type, _float_bits(x, magic))), em1
 
 
 def _scale(s, value, n, x):
     """value * 2^n in two steps (2^n alone may be subnormal or overflow)."""
     b = s.b
     int_type = _spec(x)[0]
-    half = b.sdiv(n, ir.Constant(int_type, 2))
+    half = b.ashr(n, ir.Constant(int_type, 1))
     return b.fmul(b.fmul(value, _pow2(s, half, x)), _pow2(s, b.sub(n, half), x))
 
 
@@ -83,7 +88,7 @@ def _keep_nan(s, x, result):
 
 def exp(s, x):
     n, em1 = _reduce(s, x)
-    return _keep_nan(s, x, _scale(s, s.b.fadd(em1, _c(x, 1.0)), n, x))
+    return _scale(s, s.b.fadd(em1, _c(x, 1.0)), n, x)  # NaN stays NaN through _reduce
 
 
 def expm1(s, x):
@@ -105,11 +110,11 @@ def tanh(s, x):
     magnitude = s.intrinsic("fabs", x)
     # expm1(2|x|) for 2|x| <= 2 * 40: 2^n and 2^-n are normal numbers there, so the scaling of
     # expm1 is one multiply each way, without expm1's guards for huge and very negative arguments
-    n, em1 = _reduce(s, b.fmul(s.intrinsic("minnum", magnitude, _c(x, 40.0)), _c(x, 2.0)), clamp_low=False)
+    # (a NaN passes through the clamp and _reduce; beyond 40, t / (t + 2) rounds to 1)
+    clamped = b.select(b.fcmp_ordered(">", magnitude, _c(x, 40.0)), _c(x, 40.0), magnitude)
+    n, em1 = _reduce(s, b.fmul(clamped, _c(x, 2.0)), clamp_low=False)
     t = b.fmul(b.fadd(em1, b.fsub(_c(x, 1.0), _pow2(s, b.neg(n), x))), _pow2(s, n, x))
-    result = b.fdiv(t, b.fadd(t, _c(x, 2.0)))
-    result = b.select(b.fcmp_ordered(">", magnitude, _c(x, 40.0)), _c(x, 1.0), result)
-    return _keep_nan(s, x, s.intrinsic("copysign", result, x))
+    return s.intrinsic("copysign", b.fdiv(t, b.fadd(t, _c(x, 2.0))), x)
 
 
 def log(s, x):
