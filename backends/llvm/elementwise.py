@@ -145,13 +145,16 @@ def elementwise_loop(em: FunctionEmitter, inputs: list, input_types: Sequence[Ty
     b = em.builder
     flat = ir.Constant(ir.IntType(1), 1)
     for tensor in tensors:
+        if tensor.rank == 0:
+            continue
         if tensor.rank != len(shape):
             flat = ir.Constant(ir.IntType(1), 0)
             break
         for size, out_size in zip(tensor.shape, shape):
             flat = b.and_(flat, b.icmp_signed("==", size, out_size))
         flat = b.and_(flat, em.is_contiguous(tensor))
-    views = iter([NativeTensor(t.dtype, t.data, shape, s) for t, s in zip(tensors, strides)])
+    # a 0-d input stays 0-d: read at its one address (a stride-0 view would keep the loop scalar)
+    views = iter([t if t.rank == 0 else NativeTensor(t.dtype, t.data, shape, s) for t, s in zip(tensors, strides)])
     operands = [next(views) if isinstance(v, NativeTensor) else v for v in inputs]
     captures = [(v, TensorType(v.dtype, (ANY_DIM,) * v.rank) if isinstance(v, NativeTensor) else t)
                 for v, t in zip(operands + [out], list(input_types) + [None])]
@@ -159,20 +162,20 @@ def elementwise_loop(em: FunctionEmitter, inputs: list, input_types: Sequence[Ty
     reads, writes = em.separate_scopes()
 
     def element(inner, value, pointer):
-        return inner.load(value.dtype, pointer, reads) if isinstance(value, NativeTensor) else value
+        if not isinstance(value, NativeTensor):
+            return value
+        return inner.load(value.dtype, pointer() if value.rank else value.data, reads)
 
     def flat_body(inner, values, i):
         *args, target = values
-        loaded = [element(inner, v, inner.builder.gep(v.data, [i]) if isinstance(v, NativeTensor) else None)
-                  for v in args]
+        loaded = [element(inner, v, lambda v=v: inner.builder.gep(v.data, [i])) for v in args]
         inner.store(out_dtype, make_compute(inner)(loaded), inner.builder.gep(target.data, [i]), writes)
 
     def nested_body(inner, values, i):
         *args, target = values
         with inner.loop_nest(target.shape[1:]) as rest:
             index = [i, *rest]
-            loaded = [element(inner, v, inner.element_pointer(v, index) if isinstance(v, NativeTensor) else None)
-                      for v in args]
+            loaded = [element(inner, v, lambda v=v: inner.element_pointer(v, index)) for v in args]
             inner.store(out_dtype, make_compute(inner)(loaded), inner.element_pointer(target, index), writes)
 
     with b.if_else(flat) as (flat_case, nested_case):
@@ -180,8 +183,7 @@ def elementwise_loop(em: FunctionEmitter, inputs: list, input_types: Sequence[Ty
             parallel_for(em, em.product(shape), const(1), captures, flat_body)
         with nested_case:
             if not shape:
-                em.store(out_dtype, make_compute(em)([element(em, v, v.data if isinstance(v, NativeTensor) else None)
-                                                       for v in operands]), out.data)
+                em.store(out_dtype, make_compute(em)([element(em, v, lambda v=v: v.data) for v in operands]), out.data)
             else:
                 parallel_for(em, shape[0], em.product(shape[1:]), captures, nested_body)
     return out
