@@ -35,6 +35,8 @@ from .ir.graph import Graph
 from .ir.parser import parse_graph
 
 MAGIC = b"jitc-graph-v1\n"
+# The size of an object of a class statement without __slots__: a type written in C holds more.
+_PLAIN_SIZE = type("Plain", (), {}).__basicsize__
 SUFFIX = ".jitcgraph"
 
 
@@ -66,6 +68,18 @@ def _is_library(module_name: Any) -> bool:
             known = path.startswith(inside) and (not path.startswith(outside) or path.startswith(inside[2:]))
         _LIBRARY[module_name] = known
     return known
+
+
+def _library_name(value: Any) -> bool:
+    """Whether `value` is what its library module's attribute path `__qualname__`
+    names (np.sum, not an object that only says it comes from a library)."""
+    module_name, path = getattr(value, "__module__", None), getattr(value, "__qualname__", None)
+    if not _is_library(module_name) or not isinstance(path, str):
+        return False
+    found = sys.modules[module_name]
+    for part in path.split("."):
+        found = getattr(found, part, None)
+    return found is value
 
 
 @functools.cache
@@ -113,8 +127,11 @@ class Fingerprint:
             self._array(value)
         elif isinstance(value, (np.generic, np.dtype)):
             self.text("numpy", type(value).__name__, repr(value))
-        elif isinstance(value, (tuple, list, set, frozenset, dict, slice, range)):
+        elif type(value) in (tuple, list, set, frozenset, dict, slice, range):
             self._container(value)
+        elif isinstance(value, tuple) and not hasattr(value, "__dict__"):  # a named tuple
+            self.add(type(value))
+            self._container(tuple(value))
         elif isinstance(value, types.ModuleType):
             if not _is_library(value.__name__):
                 raise Uncacheable(f"module {value.__name__}")
@@ -136,9 +153,8 @@ class Fingerprint:
             self._class(value)
         elif isinstance(value, types.BuiltinFunctionType) and not isinstance(value.__self__, (types.ModuleType, type(None))):
             raise Uncacheable(f"the bound method {value!r}")
-        elif isinstance(value, (np.ufunc, types.BuiltinFunctionType)) \
-                or _is_library(getattr(value, "__module__", None)) and hasattr(value, "__qualname__"):
-            self.text("named", getattr(value, "__module__", ""), value.__qualname__)
+        elif isinstance(value, (np.ufunc, types.BuiltinFunctionType)) or _library_name(value):
+            self.text("named", getattr(value, "__module__", ""), getattr(value, "__qualname__", value.__name__))
         else:
             self._instance(value)
 
@@ -149,17 +165,16 @@ class Fingerprint:
         self._hash.update(hashlib.blake2b(np.ascontiguousarray(array).view(np.uint8).data).digest())
 
     def _container(self, value) -> None:
-        self.text(type(value).__name__, len(value))
-        if isinstance(value, slice):
-            items = [value.start, value.stop, value.step]
-        elif isinstance(value, range):
+        if isinstance(value, (slice, range)):
             items = [value.start, value.stop, value.step]
         elif isinstance(value, (set, frozenset)):
-            items = sorted(value, key=repr)  # elements of a set are hashable, and so plain values
+            items = sorted(value, key=repr)  # an order that is the same in every process for plain values
         elif isinstance(value, dict):
             items = [item for pair in value.items() for item in pair]
         else:
             items = value
+        items = list(items)
+        self.text(type(value).__name__, len(items))
         for item in items:
             self.add(item)
 
@@ -209,8 +224,9 @@ class Fingerprint:
     def _instance(self, value: Any) -> None:
         cls = type(value)
         state = getattr(value, "__dict__", None)
-        if not isinstance(state, dict) or any("__slots__" in vars(base) for base in cls.__mro__[:-1]) \
-                or any(base.__module__ == "builtins" and base is not object for base in cls.__mro__):
+        # Only objects of classes written in Python, whose whole state is their __dict__.
+        if not isinstance(state, dict) or any(base.__basicsize__ > _PLAIN_SIZE or base.__itemsize__
+                                              or "__slots__" in vars(base) for base in cls.__mro__[:-1]):
             raise Uncacheable(f"an object of type {cls.__qualname__}")
         compiled = getattr(value, "__jitc_fingerprint__", None)
         self.add(cls)

@@ -130,6 +130,23 @@ def test_globals_read_through_another_module_are_not_cached(cache_folder, tmp_pa
     assert not list(cache_folder.glob("*.jitcgraph"))
 
 
+def test_objects_with_state_outside_their_dict_are_not_fingerprinted(tmp_path):
+    import functools
+
+    class Slotted:
+        __slots__ = ("value",)
+
+    def scale(x, factor):
+        return x * factor
+
+    model = load_model(tmp_path)
+    for value in (functools.partial(scale, factor=2.0), Slotted(), np.random.default_rng(0), [].append):
+        model.SCALE = value
+        assert graph_cache.key(model.function, ()) is None, value
+    model.SCALE = (1.0, "text", np.float32(2), np.dtype("int8"), np.arange(3), {"a": [None, slice(1, 2)]})
+    assert graph_cache.key(model.function, ()) is not None
+
+
 def test_a_second_process_skips_scripting_and_passes(tmp_path):
     program = textwrap.dedent('''
         import numpy as np
