@@ -21,7 +21,8 @@ empty folder (unless it is set already). Two more rows time the GPT-2
 example's start-up, each in fresh Python processes that share a new cache
 folder: `gpt2_cold_compile` (jitc.script(model) and its first call, LLVM
 included) and `gpt2_cached_load` (the same in a second process, the
-object code coming from the disk cache); the note splits the time into
+optimised graph and the object code coming from the disk caches); the note
+says where each came from and splits the time into the graph cache's key,
 scripting, graph passes and code generation or loading. `--startup`
 adds benchmarks/startup.py's table: a saved model's start-up in fresh
 processes (import jitc, jitc.load, first call).
@@ -256,9 +257,10 @@ def gpt2_start_up(quick: bool, repeat: int) -> list[Result]:
 
 def _start_up_row(name: str, samples: list[dict]) -> Result:
     middle = sorted(samples, key=lambda s: s["seconds"])[len(samples) // 2]
-    parts = ", ".join(f"{stage} {format_time(middle[stage])}" for stage in ("frontend", "optimize", "codegen")
-                      if stage in middle)
-    return Result(name, "jitc", seconds=middle["seconds"], note=f"code from {middle['code_from']}: {parts}")
+    parts = ", ".join(f"{stage} {format_time(middle[stage])}"
+                      for stage in ("cache_key", "frontend", "optimize", "codegen") if stage in middle)
+    origin = f"graph from {middle['graph_from']}, " if "graph_from" in middle else ""
+    return Result(name, "jitc", seconds=middle["seconds"], note=f"{origin}code from {middle['code_from']}: {parts}")
 
 
 # -- report ------------------------------------------------------------------------------------
