@@ -16,9 +16,9 @@ from .graph import Block, Graph, Node, SourceLocation, Value
 from .types import (ANY_DIM, BOOL, DTYPE_BY_TYPE_NAME, FLOAT, INT, NEVER, NONE, STRING, DType, ListType,
                     TensorType, TupleType, Type)
 
-_TOKEN = re.compile(r"""
-    (?P<space>[ \t\r]+)
-  | (?P<comment>\#[^\n]*)
+# Each match is the blanks before a token, then the token (so blanks cost no match of their own).
+_TOKEN = re.compile(r"""[ \t\r]*(?:
+    (?P<comment>\#[^\n]*)
   | (?P<newline>\n)
   | (?P<value>%[A-Za-z0-9_.]+)
   | (?P<ref>@[A-Za-z0-9_.]+)
@@ -28,7 +28,7 @@ _TOKEN = re.compile(r"""
   | (?P<number>-?(?:\d+\.\d*(?:[eE][-+]?\d+)?|\d+[eE][-+]?\d+|\d+))
   | (?P<name>-?[A-Za-z_][A-Za-z0-9_]*(?:::[A-Za-z_][A-Za-z0-9_]*)?)
   | (?P<punct>[()\[\],:=*])
-""", re.VERBOSE)
+)""", re.VERBOSE)
 
 _SOURCE = re.compile(r"^(?P<file>.*):(?P<line>\d+):(?P<col>\d+)(?:-(?P<eline>\d+):(?P<ecol>\d+))?$")
 _SCALAR_TYPES = {"int": INT, "float": FLOAT, "bool": BOOL, "None": NONE, "str": STRING, "Never": NEVER}
@@ -47,21 +47,25 @@ class _Token:
 
 def _tokenize(text: str) -> list[_Token]:
     tokens, line, line_start, position = [], 1, 0, 0
+    append = tokens.append
     for match in _TOKEN.finditer(text):
-        start = match.start()
-        if start != position:  # finditer skipped characters no token matches
+        if match.start() != position:  # finditer skipped characters no token matches
             break
         kind = match.lastgroup
+        start = match.start(kind)
         if kind == "newline":
-            tokens.append(_Token("newline", "\n", line, start - line_start))
+            append(_Token("newline", "\n", line, start - line_start))
             line, line_start = line + 1, start + 1
-        elif kind != "space":
-            tokens.append(_Token(kind, match.group(), line, start - line_start))
+        else:
+            append(_Token(kind, match.group(kind), line, start - line_start))
         position = match.end()
-    if position < len(text):
+    end = len(text.rstrip(" \t\r"))
+    if position < end:
+        position += len(text[position:]) - len(text[position:].lstrip(" \t\r"))
         line = text.count("\n", 0, position) + 1
         column = position - (text.rfind("\n", 0, position) + 1)
         raise ParseError(f"line {line}, column {column + 1}: unexpected character {text[position]!r}")
+    position = max(position, len(text))
     tokens.append(_Token("end", "", line, position - line_start))
     return tokens
 
