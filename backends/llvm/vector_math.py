@@ -8,7 +8,7 @@ the whole float range: exp and expm1 within 2 ulp, tanh 3 ulp, log 4 ulp (float3
 
 Method: exp and expm1 reduce x = n ln2 + r with |r| <= ln2/2 (Cody-Waite, two
 constants; n rounded by adding 1.5 * 2^mantissa, whose low bits are then n), take expm1(r) from its Taylor polynomial (degree 7 for float32,
-13 for float64) and scale by 2^n in two steps so that subnormal and
+13 for float64; evaluated by Estrin's scheme) and scale by 2^n in two steps so that subnormal and
 overflowing results round once. tanh(x) = expm1(2|x|) / (expm1(2|x|) + 2)
 with the sign restored; its argument is at most 80 (tanh is 1 beyond 40),
 so expm1 scales there in one step. Polynomials and reductions use
@@ -66,11 +66,17 @@ def _reduce(s, x, clamp_low: bool = True):
     shifted = _muladd(s, x, _c(x, 1 / math.log(2)), _c(x, magic))
     n_float = b.fsub(shifted, _c(x, magic))
     r = _muladd(s, n_float, _c(x, -ln2_low), _muladd(s, n_float, _c(x, -ln2_high), x))
-    # expm1(r) = r + r^2 (1/2! + r (1/3! + r (...)))
-    poly = _c(x, 1 / math.factorial(degree))
-    for k in range(degree - 1, 1, -1):
-        poly = _muladd(s, r, poly, _c(x, 1 / math.factorial(k)))
-    em1 = _muladd(s, b.fmul(r, r), poly, r)
+    # expm1(r) = r + r^2 (1/2! + r/3! + r^2/4! + ...), the bracket by Estrin's scheme (pairs
+    # c_k + c_k+1 r combined with r^2, r^4, ...): a shorter chain of dependent FMAs than Horner's
+    square = b.fmul(r, r)
+    terms = [_muladd(s, r, _c(x, 1 / math.factorial(k + 1)), _c(x, 1 / math.factorial(k)))
+             if k < degree else _c(x, 1 / math.factorial(k)) for k in range(2, degree + 1, 2)]
+    power = square
+    while len(terms) > 1:
+        terms = [_muladd(s, power, terms[i + 1], terms[i]) if i + 1 < len(terms) else terms[i]
+                 for i in range(0, len(terms), 2)]
+        power = b.fmul(power, power) if len(terms) > 1 else power
+    em1 = _muladd(s, square, terms[0], r)
     return b.sub(b.bitcast(shifted, int_type), ir.Constant(int_type, _float_bits(x, magic))), em1
 
 
