@@ -6,14 +6,16 @@ Accuracy, measured against NumPy by tests/backends/test_vector_math.py over
 the whole float range: exp and expm1 within 2 ulp, tanh 3 ulp, log 4 ulp (float32) / 3 ulp (float64) (NaN,
 ±inf, ±0, subnormal results and overflow as in C99).
 
-Method: exp and expm1 reduce x = n ln2 + r with |r| <= ln2/2 (Cody-Waite, two
-constants; n rounded by adding 1.5 * 2^mantissa, whose low bits are then n), take expm1(r) from its Taylor polynomial (degree 7 for float32,
-13 for float64; evaluated by Estrin's scheme) and scale by 2^n in two steps so that subnormal and
-overflowing results round once. tanh(x) = expm1(2|x|) / (expm1(2|x|) + 2)
-with the sign restored; its argument is at most 80 (tanh is 1 beyond 40),
-so expm1 scales there in one step. Polynomials and reductions use
-llvm.fmuladd (one FMA instruction on CPUs with FMA). log splits x = m 2^e with m in [sqrt(1/2), sqrt(2))
-and sums e ln2 + 2 atanh((m-1)/(m+1)) as an odd series.
+Method: exp and expm1 reduce x = n ln2 + r with |r| <= ln2/2 (Cody-Waite,
+two constants; n rounded by adding 1.5 * 2^mantissa, whose low bits are
+then n), take expm1(r) from its Taylor polynomial (degree 7 for float32, 13
+for float64, evaluated by Estrin's scheme: a short chain of dependent FMAs)
+and scale by 2^n in two steps so that subnormal and overflowing results
+round once. tanh(x) = expm1(2|x|) / (expm1(2|x|) + 2) with the sign
+restored; its argument is at most 80 (tanh is 1 beyond 40), so expm1 scales
+there in one step. Polynomials and reductions use llvm.fmuladd (one FMA
+instruction on CPUs with FMA). log splits x = m 2^e with m in [sqrt(1/2),
+sqrt(2)) and sums e ln2 + 2 atanh((m-1)/(m+1)) as an odd series.
 """
 from __future__ import annotations
 
