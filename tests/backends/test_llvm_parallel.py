@@ -30,6 +30,21 @@ PROGRAM = textwrap.dedent('''
              (jitc.script(softmax), softmax, (x,)), (jitc.script(softmax), softmax, (x[:, ::-2],))]
     for compiled, eager, args in cases:
         np.testing.assert_allclose(compiled(*args), eager(*args), rtol=2e-5, atol=1e-6)
+
+    def power(x, y):
+        return x ** y
+
+    # an error in one piece of a split loop (late rows, so another thread's) is raised, and stops it
+    xi, yi = rng.integers(-3, 4, (700, 1000)), rng.integers(0, 3, (700, 1000))
+    np.testing.assert_array_equal(jitc.script(power)(xi, yi), power(xi, yi))
+    yi[650, 3] = -1
+    for function in (power, jitc.script(power)):
+        try:
+            function(xi, yi)
+        except ValueError as error:
+            assert "Integers to negative integer powers are not allowed" in str(error), error
+        else:
+            raise AssertionError(f"{function} raised no ValueError")
     failures = []
 
     def hammer(seed):
