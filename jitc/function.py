@@ -147,12 +147,16 @@ class CompiledFunction:
         """Axes of each parameter whose size the graph fixes (other than 1):
         a traced graph fixes the dims the trace depends on."""
         fixed = {}
-        for index, param in enumerate(self.graph.params):
-            shape = getattr(param.type, "shape", None) or ()
+        for index, type in enumerate(self.parameter_types()):
+            shape = getattr(type, "shape", None) or ()
             axes = tuple(axis for axis, dim in enumerate(shape) if isinstance(dim, int) and dim != 1)
             if axes:
                 fixed[index] = axes
         return fixed
+
+    def parameter_types(self) -> list[Type]:
+        """The generic graph's parameter types."""
+        return [param.type for param in self.graph.params]
 
     def signature_of(self, values) -> tuple[Type, ...]:
         types = [argument_type(v, name) for v, name in zip(values, self.signature.parameters)]
@@ -350,12 +354,14 @@ class LoadedFunction(CompiledFunction):
     with, one per kind of argument signature (and per value of the
     parameters it was specialised on, `static_arguments`)."""
 
-    def __init__(self, name: str, parameters: Sequence[inspect.Parameter], graphs: Sequence[Graph],
-                 output_arity: int | None, backend: str | None = None,
-                 static_arguments: Sequence[dict[str, Any]] | None = None):
+    def __init__(self, name: str, parameters: Sequence[inspect.Parameter],
+                 graphs: Sequence[Graph] | Callable[[], list[Graph]], output_arity: int | None,
+                 backend: str | None = None, static_arguments: Sequence[dict[str, Any]] | None = None):
         super().__init__(name, parameters, backend=backend, output_arity=output_arity)
-        self._graphs = list(graphs)
-        self._static = list(static_arguments or [{} for _ in self._graphs])
+        # A callable (serialization.DeferredGraphs) parses the graphs when first needed.
+        self._deferred = graphs if callable(graphs) else None
+        self._parsed = None if callable(graphs) else list(graphs)
+        self._static = list(static_arguments or [{} for _ in range(len(graphs))])
         self.static_parameters = {name for static in self._static for name in static}
         # Optimised graphs from a trusted file, by parameter types: compiled as they are, skipping the passes.
         self.prepared: dict[tuple[Type, ...], Graph] = {}
@@ -367,6 +373,17 @@ class LoadedFunction(CompiledFunction):
         start = time.perf_counter()
         run, backend = self.compile_graph(graph)
         return Specialization(types, graph, run, backend, {"codegen": time.perf_counter() - start})
+
+    @property
+    def _graphs(self) -> list[Graph]:
+        if self._parsed is None:
+            self._parsed = list(self._deferred())
+        return self._parsed
+
+    def parameter_types(self) -> list[Type]:
+        if self._parsed is None and hasattr(self._deferred, "parameter_types"):
+            return self._deferred.parameter_types()  # from the file's manifest, without parsing the graph
+        return super().parameter_types()
 
     @property
     def graph(self) -> Graph:

@@ -19,6 +19,7 @@ format is documented in docs/file-format.md.
 from __future__ import annotations
 
 import collections
+import functools
 import hashlib
 import inspect
 import json
@@ -32,7 +33,7 @@ import tempfile
 import zipfile
 import zlib
 from dataclasses import dataclass, field
-from typing import Any, Mapping, MutableMapping
+from typing import Any, Callable, Mapping, MutableMapping
 
 import numpy as np
 
@@ -42,7 +43,7 @@ from .ir.attributes import TensorRef
 from .ir.errors import IRError
 from .ir.graph import Graph
 from .ir.parser import parse_graph
-from .ir.types import DType
+from .ir.types import DType, Type
 from .ir.verifier import verify
 
 FORMAT_NAME = "jitc-model"
@@ -328,7 +329,7 @@ class EntryPoint:
     kind: str
     parameters: list[inspect.Parameter]
     output_arity: int | None
-    graphs: list[Graph]
+    graphs: list[Graph] | DeferredGraphs  # deferred on trusted loads
     specializations: list[Graph]
     static_arguments: list[dict[str, Any]] = field(default_factory=list)  # one per graph
     # One per specialisation: its static values, None where the file does not say (files before it did)
@@ -373,11 +374,65 @@ def _list(mapping: dict, key: str, where: str, limit: int = _MAX_ENTRIES) -> lis
     return value
 
 
+def _static_values(record: dict, where: str) -> dict:
+    """A graph record's `static`, unchecked against the graph (`_static_arguments` checks it)."""
+    static = record.get("static", {})
+    _require(isinstance(static, dict), f"{where}: 'static' is malformed")
+    return static
+
+
+def _check_arity(graph: Graph, parameters: list[inspect.Parameter], arity: int | None, where: str) -> None:
+    _require(len(graph.params) == len(parameters),
+             f"{where}: a graph takes {len(graph.params)} inputs, the entry point {len(parameters)}")
+    _require(len(graph.returns) == (1 if arity is None else arity),
+             f"{where}: a graph returns {len(graph.returns)} values, 'output_arity' says {arity}")
+
+
+class DeferredGraphs:
+    """The generic graphs of an entry point of a file `jitc.load` was told to
+    trust, whose texts (checksums checked) are parsed and verified on first
+    use: a call whose optimised graph the file holds needs none of them.
+    Called, it returns them; a graph that fails its checks raises LoadError."""
+
+    def __init__(self, path: str, parsers: list[Callable[[], Graph]], records: list[dict],
+                 parameters: list[inspect.Parameter], arity: int | None, where: str):
+        self.path, self._parsers, self._records = path, parsers, records
+        self._parameters, self._arity, self._where = parameters, arity, where
+        self._graphs: list[Graph] | None = None
+
+    def __len__(self) -> int:
+        return len(self._parsers)
+
+    def parameter_types(self) -> list[Type]:
+        """The first graph's parameter types as the manifest gives them (checked against
+        the graph when it is parsed), without parsing the graph."""
+        inputs = _field(self._records[0], "inputs", list, self._where)
+        if not inputs:
+            return []
+        try:
+            signature = ", ".join(f"%p{index} : {text}" for index, text in enumerate(map(str, inputs)))
+            return [p.type for p in parse_graph(f"graph({signature}):\n  return (%p0)\n").params]
+        except (IRError, RecursionError, ValueError) as error:
+            raise LoadError(f"{self.path!r}: {self._where}: the manifest's inputs are malformed: "
+                            f"{str(error)[:200]}") from None
+
+    def __call__(self) -> list[Graph]:
+        if self._graphs is None:
+            try:
+                graphs = [parse() for parse in self._parsers]
+                for index, (record, graph) in enumerate(zip(self._records, graphs)):
+                    _static_arguments(record, graph, self._parameters, f"{self._where}, graph {index}")
+                    _check_arity(graph, self._parameters, self._arity, self._where)
+            except LoadError as error:
+                raise LoadError(f"{self.path!r}: {error}") from None
+            self._graphs = graphs
+        return self._graphs
+
+
 def _static_arguments(record: dict, graph: Graph, parameters: list[inspect.Parameter], where: str) -> dict:
     """A graph record's `static`: the int or bool values of the parameters
     the graph was compiled for (`jitc.script` specialises on them)."""
-    static = record.get("static", {})
-    _require(isinstance(static, dict), f"{where}: 'static' is malformed")
+    static = _static_values(record, where)
     types = {parameter.name: str(param.type) for parameter, param in zip(parameters, graph.params)}
     for name, value in static.items():
         kind = "bool" if isinstance(value, bool) else "int" if _is_int(value, -2**63, 2**63 - 1) else None
@@ -425,8 +480,9 @@ class _Reader:
     """Reads and checks one file. The file is mapped read-only; tensors
     are views of that mapping."""
 
-    def __init__(self, path: str, file):
+    def __init__(self, path: str, file, defer_generic: bool = False):
         self.path = path
+        self.defer_generic = defer_generic  # generic graphs parsed on first use (`DeferredGraphs`)
         self.size = os.fstat(file.fileno()).st_size
         _require(self.size > 0, "the file is empty")
         self.mapping = mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ)
@@ -530,7 +586,10 @@ class _Reader:
         return array
 
     # -- graphs ---------------------------------------------------------------------------------
-    def graph(self, record: Any, where: str, tensors: list[np.ndarray], ops: dict[str, int]) -> Graph:
+    def graph(self, record: Any, where: str, tensors: list[np.ndarray], ops: dict[str, int],
+              deferred: bool = False) -> Graph | Callable[[], Graph]:
+        """The graph of a manifest record, checked; `deferred`: its text is read
+        and its checksum checked now, and a function parses and verifies it later."""
         _require(isinstance(record, dict), f"{where} has a malformed entry")
         file = record.get("file")
         _require(isinstance(file, str) and _GRAPH_ENTRY.fullmatch(file) is not None,
@@ -542,6 +601,12 @@ class _Reader:
             _require(_is_int(index, 0, len(tensors) - 1), f"{where}: tensor @{name} points at no tensor")
             named[name] = tensors[index]
         text = self.read(file, _MAX_GRAPH_BYTES, _field(record, "sha256", str, where))
+        parse = functools.partial(self.parse_checked, text, named, file, record, where, ops)
+        return parse if deferred else parse()
+
+    @staticmethod
+    def parse_checked(text: bytes, named: dict, file: str, record: dict, where: str, ops: dict[str, int]) -> Graph:
+        """A graph entry's text (its checksum checked) parsed and verified against the manifest."""
         try:
             graph = parse_graph(text.decode("utf-8"), named)
             verify(graph)
@@ -591,21 +656,23 @@ class _Reader:
         arity = entry.get("output_arity")
         _require(arity is None or _is_int(arity, 0, 10_000), f"{where}: 'output_arity' is malformed")
         records = _list(entry, "graphs", where)
-        graphs = [self.graph(record, f"{where}, graph {i}", tensors, ops) for i, record in enumerate(records)]
-        _require(len(graphs) > 0, f"{where} has no graph")
-        static_arguments = [_static_arguments(record, graph, parameters, f"{where}, graph {i}")
-                            for i, (record, graph) in enumerate(zip(records, graphs))]
+        _require(len(records) > 0, f"{where} has no graph")
+        graphs = [self.graph(record, f"{where}, graph {i}", tensors, ops, self.defer_generic)
+                  for i, record in enumerate(records)]
+        if self.defer_generic:
+            static_arguments = [_static_values(record, f"{where}, graph {i}") for i, record in enumerate(records)]
+            graphs = DeferredGraphs(self.path, graphs, records, parameters, arity, where)
+        else:
+            static_arguments = [_static_arguments(record, graph, parameters, f"{where}, graph {i}")
+                                for i, (record, graph) in enumerate(zip(records, graphs))]
         records = _list(entry, "specializations", where)
         specializations = [self.graph(record, f"{where}, specialisation {i}", tensors, ops)
                            for i, record in enumerate(records)]
         specialization_static = [_static_arguments(record, graph, parameters, f"{where}, specialisation {i}")
                                  if "static" in record else None
                                  for i, (record, graph) in enumerate(zip(records, specializations))]
-        for graph in graphs + specializations:
-            _require(len(graph.params) == len(parameters),
-                     f"{where}: a graph takes {len(graph.params)} inputs, the entry point {len(parameters)}")
-            _require(len(graph.returns) == (1 if arity is None else arity),
-                     f"{where}: a graph returns {len(graph.returns)} values, 'output_arity' says {arity}")
+        for graph in (specializations if self.defer_generic else graphs + specializations):
+            _check_arity(graph, parameters, arity, where)
         return EntryPoint(name, kind, parameters, arity, graphs, specializations, static_arguments,
                           specialization_static)
 
@@ -674,9 +741,10 @@ _DAMAGE = (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, OSError, EOFErr
 BUG_MARKER = "a bug in jitc's loader"
 
 
-def read_model(path: str | os.PathLike) -> ModelFile:
+def read_model(path: str | os.PathLike, *, defer_generic: bool = False) -> ModelFile:
     """Read and check every part of a model file; `LoadError` names the
-    first thing that is wrong."""
+    first thing that is wrong. `defer_generic` (a trusted load): each entry
+    point's generic graphs are `DeferredGraphs`, parsed on first use."""
     try:
         shown = repr(os.fspath(path))
     except TypeError:
@@ -688,7 +756,7 @@ def read_model(path: str | os.PathLike) -> ModelFile:
     try:
         with file:
             try:
-                reader = _Reader(os.fspath(path), file)
+                reader = _Reader(os.fspath(path), file, defer_generic)
             except (zipfile.BadZipFile, ValueError, OSError, EOFError, struct.error, OverflowError) as error:
                 raise LoadError(f"cannot open {shown} as a jitc model: {str(error)[:200]}") from None
             with reader.archive:
@@ -720,7 +788,7 @@ def load(path: str | os.PathLike, backend: str | None = None, *,
     A saved module comes back as a `LoadedModule`: called, it runs
     `forward`; each saved method is an attribute (`model.encode(x)`)."""
     from .function import LoadedFunction
-    model = read_model(path)
+    model = read_model(path, defer_generic=trust_native_code)
     if trust_native_code and backend_name(backend) == "llvm":
         for native in model.native:
             try:

@@ -738,3 +738,43 @@ def test_errors_in_a_loaded_model_name_the_original_line_after_its_file_is_gone(
     line = _CHECKED_SOURCE.splitlines()[6]  # the matmul's line, 7 in the file
     span = f"7:{line.index('np.log')}-7:{len(line)}"  # columns from 0, as the IR's sources count them
     assert shapes.startswith("ValueError matmul: ") and shapes.endswith(f"(at {source}:{span})")
+
+
+def test_a_trusted_load_parses_generic_graphs_on_first_use(tmp_path):
+    """Trusted, a call whose optimised graph the file holds runs without the
+    generic graph being parsed; a generic graph that is damaged (its checksum
+    fixed up) is refused when first needed, with a LoadError."""
+    rng = np.random.default_rng(3)
+    traced = jitc.trace(mlp, _mlp_inputs(rng))
+    traced(*_mlp_inputs(rng))
+    jitc.save(traced, tmp_path / "mlp.jitc")
+    generic_file = _manifest(tmp_path / "mlp.jitc")["entry_points"][0]["graphs"][0]["file"]
+    damaged_text = b"graph(%x : Float(*, 6)):\n  return (%undefined)\n"
+
+    def damage(name, data):
+        if name == generic_file:
+            return damaged_text
+        if name == "manifest.json":
+            manifest = json.loads(data)
+            manifest["entry_points"][0]["graphs"][0]["sha256"] = hashlib.sha256(damaged_text).hexdigest()
+            return json.dumps(manifest).encode()
+        return data
+    damaged = _rewrite(tmp_path / "mlp.jitc", tmp_path / "damaged.jitc", damage)
+    with pytest.raises(jitc.LoadError, match=generic_file):
+        jitc.load(damaged)
+    loaded = jitc.load(damaged, trust_native_code=True)
+    args = _mlp_inputs(rng)
+    assert_same(loaded(*args), mlp(*args), rtol=1e-5, atol=1e-5)  # float32, summed in another order
+    with pytest.raises(jitc.LoadError, match=generic_file):
+        loaded.graph
+    with pytest.raises(jitc.LoadError, match=generic_file):
+        loaded(*(a.astype(np.float64) for a in args))  # another dtype: built from the generic graph
+    intact = jitc.load(tmp_path / "mlp.jitc", trust_native_code=True)
+    assert str(intact.graph) == str(traced.graph)
+    wider = tuple(a.astype(np.float64) for a in args)
+    messages = []
+    for model in (intact, jitc.load(tmp_path / "mlp.jitc")):  # the generic graph, parsed when needed, says why
+        with pytest.raises(TypeError) as error:
+            model(*wider)
+        messages.append(str(error.value))
+    assert messages[0] == messages[1] and "float32" in messages[0]
