@@ -169,7 +169,7 @@ def _by_reciprocal(em, node, operands, dtype: DType):
     b = em.builder
     divisor = operands[1]
     scale = 64 if dtype == DType.FLOAT32 else 128
-    edge = 2.0 ** ((126 if dtype == DType.FLOAT32 else 1022))
+    edge = 2.0 ** (126 if dtype == DType.FLOAT32 else 1022)
     magnitude = Scalar(em, dtype, dtype, python=False).intrinsic("fabs", divisor)
     tiny = b.fcmp_ordered("<", magnitude, ir.Constant(divisor.type, 1 / edge))
     huge = b.fcmp_ordered(">", magnitude, ir.Constant(divisor.type, edge))
@@ -180,9 +180,9 @@ def _by_reciprocal(em, node, operands, dtype: DType):
 
 
 _FAST = ("reassoc", "nsz")  # reductions may be reordered: that is what lets LLVM vectorise them
-# A float32 sum adds its row in blocks of this many elements in float32 (LLVM keeps 32
-# partial sums in four <8 x float> registers, 16 elements each), each block's sum then in
-# float64: error like NumPy's pairwise sum, a quarter of the instructions of float64 lanes
+# A float32 sum adds its row in blocks of this many elements in float32 (LLVM keeps 16 or 32
+# partial sums in two or four <8 x float> registers, see _interleave), each block's sum then
+# in float64: error like NumPy's pairwise sum, a quarter of the instructions of float64 lanes
 BLOCK = 512
 
 
