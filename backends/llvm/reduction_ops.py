@@ -10,7 +10,7 @@ from ...ir.ops.rules import normalize_axes
 from ...ir.types import ANY_DIM, DType, TensorType
 from .emitter import const
 from .layout import F64, NativeTensor, register_type
-from .parallel import parallel_for
+from .parallel import interleave, parallel_for
 from .registry import attribute, lowers
 from .scalar_ops import SCALAR_LOWERINGS, Scalar
 
@@ -112,6 +112,8 @@ def _fold(em, kind: str, axes: list, x: NativeTensor, acc: NativeTensor, index_a
             em.store(acc_dtype, combined, target, writes)
         else:
             em.store(acc_dtype, SCALAR_LOWERINGS[_FOLD[kind]](scalar, current, value), target, writes)
+    if not arg and x.rank:
+        interleave(em.module, index[-1], 4)
 
 
 def _better(scalar: Scalar, value, best, greater: bool):

@@ -22,7 +22,7 @@ from ...ir.ops.registry import Group
 from ...ir.types import ANY_DIM, INT, DType, TensorType
 from .elementwise import broadcast, element_dtypes, element_function
 from .emitter import Lowering, const
-from .parallel import parallel_for
+from .parallel import interleave, parallel_for
 from .layout import F64, NativeTensor, register_type
 from .prim_ops import python_constant
 from .scalar_ops import Scalar
@@ -181,8 +181,8 @@ def _by_reciprocal(em, node, operands, dtype: DType):
 
 _FAST = ("reassoc", "nsz")  # reductions may be reordered: that is what lets LLVM vectorise them
 # A float32 sum adds its row in blocks of this many elements in float32 (LLVM keeps 16 or 32
-# partial sums in two or four <8 x float> registers, see _interleave), each block's sum then
-# in float64: error like NumPy's pairwise sum, a quarter of the instructions of float64 lanes
+# partial sums in two or four <8 x float> registers: parallel.interleave), each block's sum
+# then in float64: error like NumPy's pairwise sum, a quarter of the instructions of float64 lanes
 BLOCK = 512
 
 
@@ -216,24 +216,10 @@ def _reduce_row(cg, nodes, vector, fill=None) -> list:
                 em.store(source, value, b.gep(fill, [index]))
             for state in states:
                 state.add(value)
-        _interleave(em.module, j, 2 if fill is not None else 4)
+        interleave(em.module, j, 2 if fill is not None else 4)
         for state in states:
             state.end_block()
     return [state.result(length, node.output.type.dtype) for state, node in zip(states, nodes)]
-
-
-def _interleave(module: ir.Module, index, count: int) -> None:
-    """Ask LLVM to interleave the loop of `index` (a for_range phi) `count`
-    times: that many vector accumulators, so that a reduction is not one
-    chain of dependent adds. The pipeline interleaves only loops that ask
-    (engine.py). Measured on layernorm_softmax 4096x1024, one thread: no
-    interleaving 6.3 ms, 2 (fills) / 4 (reductions only) 4.8 ms, 4 / 4
-    4.5 ms but +70 ms to compile the GPT-2 example (2 / 4: +30 ms)."""
-    option = module.add_metadata([ir.MetaDataString(module, "llvm.loop.interleave.count"), ir.IntType(32)(count)])
-    serial = module.__dict__["_jitc_loop_ids"] = module.__dict__.get("_jitc_loop_ids", 0) + 1
-    loop_id = module.add_metadata([option, ir.MetaDataString(module, f"jitc.row.loop.{serial}")])
-    loop_id.operands = (loop_id, *loop_id.operands)  # a loop ID refers to itself first
-    index.incomings[-1][1].terminator.set_metadata("llvm.loop", loop_id)
 
 
 class _Extremum:
