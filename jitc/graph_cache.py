@@ -318,7 +318,7 @@ def encode(cache_key: str, graph: Graph, extra: dict) -> bytes | None:
     `extra` holds the graph's canonical text too (the LLVM object cache's key)."""
     tensors, chunks = [], []
     for name in _referenced_tensors(graph):
-        array = np.ascontiguousarray(graph.tensors[name])
+        array = np.asarray(graph.tensors[name], order="C")  # ascontiguousarray makes 0-d arrays 1-d
         if array.dtype.hasobject:
             return None
         tensors.append([name, array.dtype.str, list(array.shape)])

@@ -19,6 +19,8 @@ from jitc import graph_cache
 from support.processes import run_program
 
 MODEL = '''
+import math
+
 import numpy as np
 import jitc
 
@@ -29,6 +31,9 @@ def helper(x):
 
 def function(x, w):
     return helper(x @ w) + SCALE
+
+def with_scalar_constant(x, t: float):
+    return x * math.atan2(t, 2.0)
 
 def through_module(x, w):
     return x @ w * settings.SCALE
@@ -83,6 +88,14 @@ def test_same_source_and_values_load_the_graph(cache_folder, tmp_path):
     assert "tanh" in again.code and again.graph.params[0].type.dtype.value == "float64"
     # another signature is another entry
     assert run(jitc.script(model.function), model.function, *(a.astype(np.float32) for a in ARGS)) == "built"
+
+
+@pytest.mark.parametrize("backend", ["llvm", "interpreter"])
+def test_zero_dimensional_constants_come_back_zero_dimensional(cache_folder, tmp_path, backend):
+    model = load_model(tmp_path)  # atan2(t, 2.0) holds the 0-d array 2.0 as a tensor constant
+    args = (ARGS[0], 0.5)
+    assert run(jitc.script(model.with_scalar_constant, backend=backend), model.with_scalar_constant, *args) == "built"
+    assert run(jitc.script(model.with_scalar_constant, backend=backend), model.with_scalar_constant, *args) == "disk"
 
 
 def test_a_change_to_what_scripting_reads_compiles_again(cache_folder, tmp_path):
