@@ -1,7 +1,9 @@
 """The compilation cache: object code per graph, in memory and on disk.
 
 A key names everything the machine code depends on: the graph's text
-(without source locations), jitc, llvmlite and LLVM versions, the CPU and
+(without source locations), jitc, llvmlite and LLVM versions, the text of
+the code generator and the op table (an edited lowering or runtime under
+the same version string must not run old object code), the CPU and
 its features, the thread count, the Python and NumPy versions the native
 call path was built for. In one process a key compiles once; on disk an
 entry holds the object file and what is needed to call it, so a second
@@ -13,6 +15,7 @@ turns the disk cache off.
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -68,9 +71,20 @@ def canonical_text(graph) -> str:
     return print_graph(copy, with_source=False)
 
 
+@functools.cache
+def code_generator_digest() -> str:
+    """A sha256 of the source of this backend and of the IR package (read once
+    per process, about a millisecond)."""
+    digest = hashlib.sha256()
+    for root in (pathlib.Path(__file__).parent, pathlib.Path(print_graph.__code__.co_filename).parent):
+        for path in sorted(root.rglob("*.py")):
+            digest.update(f"{path.relative_to(root)}\0".encode() + path.read_bytes())
+    return digest.hexdigest()
+
+
 def cache_key(graph, environment: tuple) -> str:
     import jitc
-    parts = [canonical_text(graph), jitc.__version__, llvmlite.__version__,
+    parts = [canonical_text(graph), jitc.__version__, code_generator_digest(), llvmlite.__version__,
              ".".join(map(str, llvm.llvm_version_info)), llvm.get_host_cpu_name(),
              llvm.get_host_cpu_features().flatten(), sys.version, np.__version__, repr(environment)]
     return hashlib.sha256("\0".join(parts).encode()).hexdigest()

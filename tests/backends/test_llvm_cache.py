@@ -55,6 +55,20 @@ def test_a_damaged_entry_is_rebuilt(tmp_path):
     assert _run(tmp_path) == "compiled"
 
 
+def test_the_key_follows_the_code_generator(monkeypatch):
+    """An edited lowering under the same version string must not run object
+    code the old one made: the key holds the text of the code generator."""
+    graph = jitc.script(tanh_layer).graph_for(np.ones((2, 3)), np.ones((3, 4)))
+    before = cache.cache_key(graph, ())
+    assert cache.cache_key(graph, ()) == before
+    monkeypatch.setattr(cache, "code_generator_digest", lambda: "an edited backend")
+    assert cache.cache_key(graph, ()) != before
+
+
+def tanh_layer(x, w):
+    return np.tanh(x @ w)
+
+
 def test_same_code_different_constants():
     rng = np.random.default_rng(1)
     traced = [jitc.trace(lambda x, w=w: x @ w, (rng.standard_normal((2, 3)),))
