@@ -9,14 +9,13 @@ from __future__ import annotations
 import importlib.util
 import pathlib
 import sys
-import textwrap
 
 import numpy as np
 import pytest
 
 import jitc
 from jitc import graph_cache
-from support.processes import run_program
+from support.processes import run_cached_layer
 
 MODEL = '''
 import math
@@ -161,20 +160,5 @@ def test_objects_with_state_outside_their_dict_are_not_fingerprinted(tmp_path):
 
 
 def test_a_second_process_skips_scripting_and_passes(tmp_path):
-    program = textwrap.dedent('''
-        import numpy as np
-        import jitc
-
-        def layer(x, w, b):
-            return np.tanh(x @ w + b)
-
-        rng = np.random.default_rng(0)
-        args = (rng.standard_normal((5, 8)), rng.standard_normal((8, 3)), rng.standard_normal(3))
-        compiled = jitc.script(layer)
-        np.testing.assert_allclose(compiled(*args), layer(*args), rtol=1e-12)
-        stats = compiled.compile_stats()[0]
-        print(stats["graph_from"], stats["code_from"])
-    ''')
-    environment = {"JITC_CACHE_DIR": str(tmp_path / "cache")}
-    assert run_program(program, tmp_path, **environment) == "built compiled"
-    assert run_program(program, tmp_path, **environment) == "disk disk"
+    assert run_cached_layer(tmp_path) == ("built", "compiled")
+    assert run_cached_layer(tmp_path) == ("disk", "disk")

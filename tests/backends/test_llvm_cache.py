@@ -6,7 +6,6 @@ from __future__ import annotations
 import hashlib
 import json
 import pathlib
-import textwrap
 import zlib
 
 import numpy as np
@@ -14,27 +13,10 @@ import pytest
 
 import jitc
 from jitc.backends.llvm import cache
-from support.processes import run_program
-
-PROGRAM = textwrap.dedent('''
-    import sys
-    import numpy as np
-    import jitc
-
-    def layer(x, w, b):
-        return np.tanh(x @ w + b)
-
-    rng = np.random.default_rng(0)
-    args = (rng.standard_normal((5, 8)), rng.standard_normal((8, 3)), rng.standard_normal(3))
-    compiled = jitc.script(layer)
-    np.testing.assert_allclose(compiled(*args), layer(*args), rtol=1e-12)
-    assert "define" in compiled.llvm_ir(*args)  # read back, the IR is decompressed when asked for
-    print(compiled.compile_stats()[0]["code_from"])
-''')
-
+from support.processes import run_cached_layer
 
 def _run(tmp_path: pathlib.Path) -> str:
-    return run_program(PROGRAM, tmp_path, JITC_CACHE_DIR=str(tmp_path / "cache"))
+    return run_cached_layer(tmp_path)[1]
 
 
 def test_a_second_process_loads_the_object_code(tmp_path):
