@@ -5,14 +5,7 @@ import numpy as np
 
 from ..ir.graph import Graph
 from ..ir.interpreter import run_graph
-
-
-def _arrays(value):
-    if isinstance(value, np.ndarray):
-        yield value
-    elif isinstance(value, (list, tuple)):
-        for item in value:
-            yield from _arrays(item)
+from ..ir.ops.prim import arrays_in
 
 
 def _owned(value, arguments: frozenset):
@@ -31,7 +24,7 @@ class InterpreterBackend:
 
     def compile(self, graph: Graph):
         def run(*args) -> tuple:
-            return _owned(run_graph(graph, *args), frozenset(map(id, _arrays(args))))
+            return _owned(run_graph(graph, *args), frozenset(map(id, arrays_in(args))))
         return run
 
 

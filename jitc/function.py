@@ -91,10 +91,13 @@ class CompiledFunction:
         return list(bound.arguments.values())
 
     def __call__(self, *args, **kwargs):
-        checked = bool(self.written_parameters)
+        checked, values = bool(self.written_parameters), None
         if checked:  # all arguments given by position need no binding
-            self.check_no_overlap(args if not kwargs and len(args) == len(self.signature.parameters)
-                                  else self.bind(args, kwargs))
+            if not kwargs and len(args) == len(self.signature.parameters):
+                self.check_no_overlap(args)
+            else:
+                values = self.bind(args, kwargs)
+                self.check_no_overlap(values)
         if not kwargs:
             for fast, executable in self._fast:
                 try:
@@ -103,7 +106,8 @@ class CompiledFunction:
                     raise executable.error(*error.args) from None
                 if results is not NotImplemented:
                     return results[0] if self.output_arity is None else results
-        values = self.bind(args, kwargs)
+        if values is None:
+            values = self.bind(args, kwargs)
         if trace_inline.ACTIVE:  # called on traced values while jitc.trace records: inline the graph
             inlined = trace_inline.call_while_tracing(self, values)
             if inlined is not NotImplemented:
