@@ -235,11 +235,16 @@ class CompiledFunction:
     # -- compiling ---------------------------------------------------------------
     def compile(self, types: tuple[Type, ...]) -> Specialization:
         seconds = {}
-        graph = self.optimized_graph(types, seconds)
+        return self.build_specialization(types, self.optimized_graph(types, seconds), seconds)
+
+    def build_specialization(self, types: tuple[Type, ...], graph: Graph, seconds: dict[str, float],
+                       graph_from: str = "built") -> Specialization:
+        """`graph` (specialised and optimised) compiled by the backend; its time
+        joins the other stages' in `seconds`."""
         start = time.perf_counter()
         run, backend = self.compile_graph(graph)
         seconds["codegen"] = time.perf_counter() - start
-        return Specialization(types, graph, run, backend, seconds)
+        return Specialization(types, graph, run, backend, seconds, graph_from)
 
     def optimized_graph(self, types: tuple[Type, ...], seconds: dict[str, float]) -> Graph:
         """The generic graph specialised to `types` and optimised; the time
@@ -374,9 +379,7 @@ class LoadedFunction(CompiledFunction):
         graph = self.prepared.get(types)
         if graph is None:
             return super().compile(types)
-        start = time.perf_counter()
-        run, backend = self.compile_graph(graph)
-        return Specialization(types, graph, run, backend, {"codegen": time.perf_counter() - start})
+        return self.build_specialization(types, graph, {})
 
     @property
     def _graphs(self) -> list[Graph]:
@@ -461,10 +464,7 @@ class ScriptFunction(CompiledFunction):
             self.output_arity = extra.get("output_arity")
             self._latest = None  # the generic graph is scripted again only when asked for (`graph`, `jitc.save`)
         self._latest_types = generic_types
-        start = time.perf_counter()
-        run, backend = self.compile_graph(graph)
-        seconds["codegen"] = time.perf_counter() - start
-        return Specialization(types, graph, run, backend, seconds, "built" if cached is None else "disk")
+        return self.build_specialization(types, graph, seconds, "built" if cached is None else "disk")
 
     def __jitc_fingerprint__(self):
         """What a function that calls this one compiles from it (graph_cache)."""
