@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import functools
 import inspect
+import os
+import sys
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -290,6 +292,10 @@ class CompiledFunction:
 
 
 _WARNED: set[tuple[str, str, str]] = set()
+# jitc, jitc.ir and jitc.backends: three folders where the package is run from the source tree.
+_PACKAGE_FOLDERS = tuple(os.path.dirname(module.__file__) + os.sep for module in
+                         (sys.modules[__package__], sys.modules[Graph.__module__.rsplit(".", 1)[0]],
+                          sys.modules[get_backend.__module__]))
 
 
 def _warn_fallback(function: str, backend: str, error: UnsupportedOpError) -> None:
@@ -300,7 +306,16 @@ def _warn_fallback(function: str, backend: str, error: UnsupportedOpError) -> No
 def _warn_once(key: tuple[str, str, str], message: str) -> None:
     if key not in _WARNED:
         _WARNED.add(key)
-        warnings.warn(message, CompileWarning, stacklevel=6)
+        warnings.warn(message, CompileWarning, stacklevel=_first_caller_outside_jitc())
+
+
+def _first_caller_outside_jitc() -> int:
+    """The stacklevel, for a warning raised in the caller, of the innermost
+    frame outside jitc's packages: the user's call, however deep the compile."""
+    frame, level = sys._getframe(2), 2
+    while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE_FOLDERS):
+        frame, level = frame.f_back, level + 1
+    return level
 
 
 def _overlap(a: np.ndarray, b: np.ndarray) -> bool:
