@@ -8,7 +8,7 @@ source text and position of the function, of every function it can reach
 (its globals, closure cells, defaults, annotations, attributes, and the
 methods of classes it reaches), the bytes of every array it can reach (a
 module's parameters), the argument signature, and the jitc build (the
-size and modification time of every file of the package), NumPy, Python,
+size, times and inode of every file of the package), NumPy, Python,
 the optimisation level and the pass switches. Reachability over-approximates
 what scripting reads: a global the code names is fingerprinted whether or
 not scripting takes the path that reads it. A value whose contents cannot be
@@ -23,7 +23,6 @@ import hashlib
 import json
 import linecache
 import os
-import pathlib
 import sys
 import types
 from typing import Any
@@ -272,17 +271,16 @@ _BUILD: list[str] = []
 
 
 def jitc_build() -> str:
-    """The size and modification time of every Python file of jitc (with ir and backends):
-    an edited pass or frontend gives other keys even where the version string stays."""
+    """The size, modification and change times and inode of every Python file of jitc (with ir
+    and backends): an edited pass or frontend gives other keys even where the version string stays."""
     if not _BUILD:
         import jitc
         from . import backends, ir
+        files = _files()
         digest = hashlib.sha256(jitc.__version__.encode())
         for package in (jitc, ir, backends):
-            root = pathlib.Path(package.__file__).parent
-            for path in sorted(root.rglob("*.py")):
-                status = path.stat()
-                digest.update(f"{path}\0{status.st_size}\0{status.st_mtime_ns}\n".encode())
+            digest.update("".join(f"{path}\0{files.stat_stamp(status)}\n"
+                                  for path, status in files.source_files(os.path.dirname(package.__file__))).encode())
         _BUILD.append(digest.hexdigest())
     return _BUILD[0]
 

@@ -71,15 +71,49 @@ def canonical_text(graph) -> str:
     return print_graph(copy, with_source=False)
 
 
+def source_files(root: str) -> list[tuple[str, os.stat_result]]:
+    """Every .py file under the folder `root` (outside __pycache__), sorted: (its path, its stat)."""
+    found, folders = [], [root]
+    while folders:
+        with os.scandir(folders.pop()) as entries:
+            for entry in entries:
+                if entry.is_dir(follow_symlinks=False):
+                    if entry.name != "__pycache__":
+                        folders.append(entry.path)
+                elif entry.name.endswith(".py"):
+                    found.append((entry.path, entry.stat()))
+    found.sort(key=lambda item: item[0])
+    return found
+
+
+def stat_stamp(status: os.stat_result) -> str:
+    """What changes when a file is written: size, modification and change
+    times, inode (the change time cannot be set back, as mtime can by tar or cp -p)."""
+    return f"{status.st_size}\0{status.st_mtime_ns}\0{status.st_ctime_ns}\0{status.st_ino}"
+
+
+def source_digest(*roots: str) -> str:
+    """A sha256 of the text of every .py file under the folders `roots`. Reading
+    them all costs a few ms per process, so the digest is kept in the cache
+    folder under a hash of the files' paths and `stat_stamp`s: a process that
+    finds the files as a previous one left them reads the digest, not the files."""
+    files = [(root, path, status) for root in roots for path, status in source_files(root)]
+    stamp = hashlib.sha256("".join(f"{path}\0{stat_stamp(status)}\n" for _, path, status in files).encode()).hexdigest()
+    memo = read(stamp, ".sources")
+    if memo is not None and len(memo) == 64 and all(c in b"0123456789abcdef" for c in memo):
+        return memo.decode()
+    digest = hashlib.sha256()
+    for root, path, _ in files:
+        with open(path, "rb") as file:
+            digest.update(f"{os.path.relpath(path, root)}\0".encode() + file.read())
+    store(stamp, digest.hexdigest().encode(), ".sources")
+    return digest.hexdigest()
+
+
 @functools.cache
 def code_generator_digest() -> str:
-    """A sha256 of the source of this backend and of the IR package (read once
-    per process, about a millisecond)."""
-    digest = hashlib.sha256()
-    for root in (pathlib.Path(__file__).parent, pathlib.Path(print_graph.__code__.co_filename).parent):
-        for path in sorted(root.rglob("*.py")):
-            digest.update(f"{path.relative_to(root)}\0".encode() + path.read_bytes())
-    return digest.hexdigest()
+    """A sha256 of the source of this backend and of the IR package (once per process; see `source_digest`)."""
+    return source_digest(os.path.dirname(__file__), os.path.dirname(print_graph.__code__.co_filename))
 
 
 def cache_key(graph, environment: tuple) -> str:

@@ -22,7 +22,7 @@ from ...ir.types import ListType, TensorType, TupleType, Type
 from .. import UnsupportedOpError
 from .elementwise import lower_elementwise, lower_fusion_group
 from .emitter import ErrorTable, FunctionEmitter, const
-from .layout import I1, I8P, I32, I64, I64P, NativeList, NativeTensor, flatten, slot_count, unflatten
+from .layout import I1, I8P, I32, I64, I64P, NativeList, NativeTensor, constant_array, flatten, slot_count, unflatten
 from .lowerings import NODE_LOWERINGS
 from .prim_ops import list_element
 from .rows import is_row_group, lower_row_group
@@ -246,11 +246,3 @@ class GraphCodegen:
             start = b.add(b.mul(index, const(per_element)), const(1))
             em.store_slots(flatten(b, owned, value.type.element), b.gep(record, [start]))
         return NativeList(value.type, record)
-
-
-def constant_array(array, type: TensorType) -> np.ndarray:
-    """A tensor constant as compiled code reads it: C-contiguous, of the
-    node's dtype, read-only (asarray, since ascontiguousarray makes 0-d 1-d)."""
-    array = np.asarray(array, dtype=type.dtype.numpy, order="C").view()  # a view: the graph's array stays writeable
-    array.setflags(write=False)
-    return array

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 from llvmlite import ir
 
 from ...ir.types import (BOOL, FLOAT, INT, NEVER, NONE, DType, ListType, TensorType, TupleType, Type)
@@ -173,3 +174,11 @@ def unflatten(builder: ir.IRBuilder, slots: list, type: Type):
             start += count
         return tuple(values)
     raise UnsupportedOpError("value", f"values of type {type} are not lowered")
+
+
+def constant_array(array, type: TensorType) -> np.ndarray:
+    """A tensor constant as compiled code reads it: C-contiguous, of the
+    node's dtype, read-only (asarray, since ascontiguousarray makes 0-d 1-d)."""
+    array = np.asarray(array, dtype=type.dtype.numpy, order="C").view()  # a view: the graph's array stays writeable
+    array.setflags(write=False)
+    return array

@@ -13,7 +13,7 @@ import pytest
 
 import jitc
 from jitc.backends.llvm import cache
-from support.processes import run_cached_layer
+from support.processes import CACHED_LAYER, run_cached_layer, run_program
 
 def _run(tmp_path: pathlib.Path) -> str:
     return run_cached_layer(tmp_path)[1]
@@ -45,6 +45,43 @@ def test_the_key_follows_the_code_generator(monkeypatch):
     assert cache.cache_key(graph, ()) == before
     monkeypatch.setattr(cache, "code_generator_digest", lambda: "an edited backend")
     assert cache.cache_key(graph, ()) != before
+
+
+def test_the_source_digest_is_kept_until_a_file_changes(tmp_path, monkeypatch):
+    """The digest of the sources is read from the cache folder while every
+    file's stat is unchanged (so a process need not read them), and computed
+    from the text again once a file is written."""
+    monkeypatch.setenv("JITC_CACHE_DIR", str(tmp_path / "cache"))
+    sources = tmp_path / "sources"
+    (sources / "inner").mkdir(parents=True)
+    (sources / "a.py").write_text("A = 1\n")
+    (sources / "inner" / "b.py").write_text("B = 2\n")
+    (sources / "notes.txt").write_text("not source")
+    expected = hashlib.sha256(b"a.py\0A = 1\n" + b"inner/b.py\0B = 2\n").hexdigest()
+    assert cache.source_digest(str(sources)) == expected
+    (memo,) = (tmp_path / "cache").glob("*.sources")
+    memo.write_text("0" * 64)  # a digest this test planted: read back while the files stay as they are
+    assert cache.source_digest(str(sources)) == "0" * 64
+    (sources / "inner" / "b.py").write_text("B = 3\n")  # the same size: the stamp still changes
+    assert cache.source_digest(str(sources)) == hashlib.sha256(b"a.py\0A = 1\n" + b"inner/b.py\0B = 3\n").hexdigest()
+    (sources / "inner" / "b.py").write_text("B = 2\n")
+    assert cache.source_digest(str(sources)) == expected
+    for memo in (tmp_path / "cache").glob("*.sources"):
+        memo.write_text("not a digest")  # a damaged memo is not believed
+    assert cache.source_digest(str(sources)) == expected
+
+
+def test_running_cached_code_does_not_import_the_code_generator(tmp_path):
+    """A process whose object code comes from the disk cache imports neither the
+    code generator nor its lowering tables (start-up time)."""
+    program = CACHED_LAYER + (
+        "import sys\n"
+        "print(sorted(name for name in sys.modules if name.split('.')[-1] in ('codegen', 'lowerings')))\n")
+    folder = str(tmp_path / "cache")
+    first = run_program(program, tmp_path, JITC_CACHE_DIR=folder).splitlines()
+    second = run_program(program, tmp_path, JITC_CACHE_DIR=folder).splitlines()
+    assert first[0] == "built compiled" and "jitc.backends.llvm.codegen" in first[1]
+    assert second == ["disk disk", "[]"]
 
 
 def tanh_layer(x, w):
