@@ -1,5 +1,6 @@
 """np.matmul with NumPy's 1-d promotion and batch broadcasting: each pair
-of float matrices goes to the BLAS's gemm, small or mixed-dtype products to
+of float matrices goes to the register-blocked kernel of small_matmul.py
+when small, else to the BLAS's gemm; mixed-dtype and integer products to
 a loop nest."""
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from .layout import I32, I64, I64P, VOID, NativeTensor, check_dtype, flatten, st
 from .registry import lowers
 from .runtime import declare
 from .scalar_ops import SCALAR_LOWERINGS, Scalar
+from . import small_matmul
 
 
 def _as_matrix(x: NativeTensor, vector_axis: int) -> NativeTensor:
@@ -54,8 +56,7 @@ def matmul(cg, node, inputs):
     y_batch = NativeTensor(y.dtype, y.data, y.shape[:-2], y.strides[:-2])
     batch, (x_strides, y_strides) = broadcast(em, [x_batch, y_batch], batch_rank)
     out = em.allocate(out_dtype, [*batch, n, m])
-    use_blas = (loop_dtype in (DType.FLOAT32, DType.FLOAT64) and x.dtype == y.dtype == loop_dtype == out_dtype
-                and gemm_available())
+    use_blas = gemm_available()
     with em.loop_nest(batch, "batch") as bi:
         xs, ys, os = (NativeTensor(t.dtype, em.element_pointer(NativeTensor(t.dtype, t.data, batch, strides), bi),
                                    shape, t.strides[-2:])
@@ -76,16 +77,14 @@ def _result_view(node, inputs, out: NativeTensor) -> NativeTensor:
 
 def _matrix_product(cg, x: NativeTensor, y: NativeTensor, loop_dtype: DType, out_dtype: DType) -> NativeTensor:
     out = cg.em.allocate(out_dtype, [x.shape[0], y.shape[1]])
-    use_blas = (loop_dtype in (DType.FLOAT32, DType.FLOAT64) and x.dtype == y.dtype == loop_dtype == out_dtype
-                and gemm_available())
-    _product_into(cg, x, y, out, loop_dtype, use_blas)
+    _product_into(cg, x, y, out, loop_dtype, gemm_available())
     return out
 
 
 def _product_into(cg, x: NativeTensor, y: NativeTensor, out: NativeTensor, loop_dtype: DType, use_blas: bool):
     """out = x @ y for matrices, through one helper function per module and
     dtypes (so several products do not each bring their loop nests and BLAS
-    paths): the BLAS, or loops where it is small or the dtypes are not BLAS's."""
+    paths): see `_product_body`."""
     em, b = cg.em, cg.builder
     matrix = [TensorType(t.dtype, (ANY_DIM, ANY_DIM)) for t in (x, y, out)]
     name = f"jitc_matmul.{x.dtype.value}.{y.dtype.value}.{out.dtype.value}.{loop_dtype.value}.{int(use_blas)}"
@@ -104,20 +103,46 @@ def _product_into(cg, x: NativeTensor, y: NativeTensor, out: NativeTensor, loop_
 
 
 def _product_body(cg, x: NativeTensor, y: NativeTensor, out: NativeTensor, loop_dtype: DType, use_blas: bool):
+    """Float products of one dtype whose y rows are contiguous go to the
+    register-blocked kernel (small_matmul.py) up to KERNEL_PRODUCT
+    multiply-adds, and to the BLAS above; other small ones to loops."""
     em, b = cg.em, cg.builder
-    if not use_blas:
+    if not _is_float_product(x, y, out, loop_dtype):
         _loops(em, x, y, out, loop_dtype)
         return
-    small = b.icmp_signed("<=", em.product([x.shape[0], x.shape[1], y.shape[1]]), const(SMALL_PRODUCT))
-    with b.if_else(small) as (loops, gemm):
-        with loops:
-            _loops(em, x, y, out, loop_dtype)
-        with gemm:
-            _gemm(cg, x, y, out)
+    work = em.product([x.shape[0], x.shape[1], y.shape[1]])
+    kernel = small_matmul.fits(em, y, out)
+    if use_blas:
+        y_bytes = b.mul(b.mul(x.shape[1], y.shape[1]), const(loop_dtype.itemsize))
+        kernel = b.and_(kernel, b.and_(b.icmp_signed("<=", work, const(KERNEL_PRODUCT)),
+                                       b.icmp_signed("<=", y_bytes, const(KERNEL_Y_BYTES))))
+    with b.if_else(kernel) as (blocked, other):
+        with blocked:
+            small_matmul.emit_product(em, x, y, out, loop_dtype)
+        with other:
+            if not use_blas:
+                _loops(em, x, y, out, loop_dtype)
+            else:
+                with b.if_else(b.icmp_signed("<=", work, const(SMALL_PRODUCT))) as (loops, gemm):
+                    with loops:
+                        _loops(em, x, y, out, loop_dtype)
+                    with gemm:
+                        _gemm(cg, x, y, out)
 
 
-# Below this many multiply-adds a loop nest beats the cost of calling the BLAS.
+def _is_float_product(x: NativeTensor, y: NativeTensor, out: NativeTensor, loop_dtype: DType) -> bool:
+    return loop_dtype in (DType.FLOAT32, DType.FLOAT64) and x.dtype == y.dtype == out.dtype == loop_dtype
+
+
+# Below this many multiply-adds a loop nest beats the cost of calling the BLAS
+# (for operands the kernel does not take: y with strided rows).
 SMALL_PRODUCT = 4096
+# Up to this many multiply-adds, with y up to this many bytes, the register-blocked kernel
+# beats the BLAS; float32, one thread, CPU us kernel / BLAS (this call's overhead included):
+# 8x64x64 1.5/2.2, 32x256x256 50/62, 4x512x512 33/74, 512x64x64 51/54, 128x128x128 55/53;
+# above, BLAS's packing wins: 256x256x256 459/402, 64x512x512 655/438, 4x2048x2048 3409/1299.
+KERNEL_PRODUCT = 1 << 21
+KERNEL_Y_BYTES = 1 << 20
 
 
 def _loops(em, x: NativeTensor, y: NativeTensor, out: NativeTensor, loop_dtype: DType) -> None:
