@@ -441,16 +441,17 @@ def _accepts(param, static_value, type: Type) -> bool:
 class ScriptFunction(CompiledFunction):
     """A function compiled from its source by `jitc.script`.
 
-    The source is read at decoration (a function without readable source
-    is refused there); it is compiled on the first call, once per *kind* of
-    argument signature: each array's dtype and rank, and the type of each
-    scalar, list or tuple. Sizes are left to specialisation, so one generic
+    The source is found at decoration (a function without readable source
+    is refused there) and parsed when first scripted (not at all when the
+    caches serve the compiled code). It is compiled on the first call, once
+    per *kind* of argument signature: each array's dtype and rank, and the
+    type of each scalar, list or tuple. Sizes are left to specialisation, so one generic
     graph serves every size. `x.shape` unpacks and `x.dtype` is known while
     scripting, as NumPy code expects."""
 
     def __init__(self, function: Callable, **options):
-        from .frontend.script_source import FunctionSource
-        FunctionSource(function)  # refuses functions whose source cannot be read
+        from .frontend.script_source import check_source
+        check_source(function)  # refuses functions whose source cannot be read (parsed when scripted)
         self.function = function
         super().__init__(function.__name__, list(inspect.signature(function).parameters.values()),
                          **options)

@@ -177,3 +177,30 @@ def test_native_entries_serve_several_signatures_and_decline_the_rest():
     assert_same(compiled(b=np.ones(2), a=np.arange(2.0)), _scaled(np.arange(2.0), np.ones(2)))  # keywords
     with pytest.raises(TypeError):
         compiled(np.ones(2))
+
+
+def test_script_refuses_functions_without_source_at_decoration_and_parses_on_first_call(monkeypatch):
+    """Decoration refuses what has no readable source; the source is parsed
+    only when scripted (a process served by the caches never parses it)."""
+    from jitc.errors import ScriptError
+    from jitc.frontend import script_source
+    namespace = {}
+    exec("def made_by_exec(x):\n    return x\n", namespace)
+    for function, message in ((namespace["made_by_exec"], "cannot read the source of made_by_exec"),
+                              (lambda x: x, "needs a function written with `def`"),
+                              (len, "needs a function written with `def`")):
+        with pytest.raises(ScriptError, match=message):
+            jitc.script(function)
+    parsed = []
+    original = script_source.FunctionSource.__init__
+    monkeypatch.setattr(script_source.FunctionSource, "__init__",
+                        lambda self, function: (parsed.append(function), original(self, function))[1])
+    monkeypatch.setenv("JITC_DISABLE_CACHE", "1")
+    compiled = jitc.script(_halve)
+    assert parsed == []
+    assert compiled(np.arange(4.0)).tolist() == [0.0, 0.5, 1.0, 1.5]
+    assert parsed
+
+
+def _halve(x):
+    return x / 2

@@ -26,11 +26,8 @@ class FunctionSource:
     def __init__(self, function: Callable):
         function = inspect.unwrap(function)
         self.function = function
-        self.name = getattr(function, "__qualname__", getattr(function, "__name__", repr(function)))
-        code = getattr(function, "__code__", None)
-        if code is None or function.__name__ == "<lambda>":
-            raise ScriptError(f"jitc.script cannot compile {self.name}: it needs a function written "
-                              "with `def`; use jitc.trace to record what it computes")
+        self.name = _name(function)
+        code = _code(function, self.name)
         text = _read_source(function, self.name)
         self.filename = code.co_filename
         self.lines = text.splitlines()
@@ -73,13 +70,43 @@ class FunctionSource:
         raise NameError(name)
 
 
+def check_source(function: Callable) -> None:
+    """The ScriptError FunctionSource would raise for a function without
+    readable source (a lambda, a builtin, one made by exec()), found without
+    parsing the source: `jitc.script` refuses such functions at decoration,
+    and a process that finds the compiled code in the caches never parses it."""
+    function = inspect.unwrap(function)
+    name = _name(function)
+    _code(function, name)
+    try:
+        inspect.findsource(function)
+    except (OSError, TypeError) as error:
+        raise _unreadable(name, error) from None
+
+
+def _name(function: Callable) -> str:
+    return getattr(function, "__qualname__", getattr(function, "__name__", repr(function)))
+
+
+def _code(function: Callable, name: str):
+    code = getattr(function, "__code__", None)
+    if code is None or function.__name__ == "<lambda>":
+        raise ScriptError(f"jitc.script cannot compile {name}: it needs a function written "
+                          "with `def`; use jitc.trace to record what it computes")
+    return code
+
+
 def _read_source(function: Callable, name: str) -> str:
     try:
         return inspect.getsource(function)
     except (OSError, TypeError) as error:
-        raise ScriptError(f"jitc.script cannot read the source of {name} ({error}); functions "
-                          "defined by exec(), typed at an interactive prompt or built in have none. "
-                          "Use jitc.trace to record what it computes instead") from None
+        raise _unreadable(name, error) from None
+
+
+def _unreadable(name: str, error: Exception) -> ScriptError:
+    return ScriptError(f"jitc.script cannot read the source of {name} ({error}); functions "
+                       "defined by exec(), typed at an interactive prompt or built in have none. "
+                       "Use jitc.trace to record what it computes instead")
 
 
 def _find_definition(statements: list[ast.stmt], name: str) -> ast.FunctionDef | None:
