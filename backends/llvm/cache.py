@@ -7,8 +7,11 @@ the same version string must not run old object code), the CPU and
 its features, the thread count, the Python and NumPy versions the native
 call path was built for. In one process a key compiles once; on disk an
 entry holds the object file and what is needed to call it, so a second
-process skips LLVM. An entry that fails its checksum or does not parse is
-deleted and rebuilt.
+process skips LLVM. The key's two costly parts, the code generator's text
+and the CPU as LLVM names it, are kept in the cache folder under a stamp of
+what they depend on (`source_digest`, `host`): a second process neither
+reads the sources nor imports LLVM to find its code. An entry that fails
+its checksum or does not parse is deleted and rebuilt.
 
 JITC_CACHE_DIR picks the folder (default ~/.cache/jitc); JITC_DISABLE_CACHE=1
 turns the disk cache off.
@@ -26,7 +29,6 @@ import zlib
 from dataclasses import dataclass
 
 import llvmlite
-import llvmlite.binding as llvm
 import numpy as np
 
 from ...ir.printer import print_graph
@@ -116,11 +118,60 @@ def code_generator_digest() -> str:
     return source_digest(os.path.dirname(__file__), os.path.dirname(print_graph.__code__.co_filename))
 
 
+_CPU_FIELDS = ("vendor_id", "cpu family", "model", "model name", "stepping", "flags", "CPU implementer",
+               "CPU architecture", "CPU variant", "CPU part", "CPU revision", "Features")
+
+
+def _cpu_stamp() -> str | None:
+    """What /proc/cpuinfo says about every core's model and features (not
+    its clock), or None where there is none to read."""
+    try:
+        with open("/proc/cpuinfo") as file:
+            lines = [line for line in file if line.split(":", 1)[0].strip() in _CPU_FIELDS]
+    except OSError:
+        return None
+    return "".join(lines) or None
+
+
+def _llvm_host() -> list[str]:
+    """The LLVM version, and the host CPU's name and features as LLVM names them."""
+    import llvmlite.binding as llvm
+    return [".".join(map(str, llvm.llvm_version_info)), llvm.get_host_cpu_name(),
+            llvm.get_host_cpu_features().flatten()]
+
+
+@functools.cache
+def host() -> list[str]:
+    """`_llvm_host()`, kept in the cache folder under a hash of the CPU's
+    description in /proc/cpuinfo and of llvmlite's version and library file:
+    LLVM (its import: ~23 ms) is asked only when one of those changes, so
+    a process that loads all its code from the cache need not import it."""
+    cpu = _cpu_stamp()
+    if cpu is None:
+        return _llvm_host()
+    library = os.path.join(os.path.dirname(llvmlite.__file__), "binding")
+    try:
+        libraries = sorted(name for name in os.listdir(library) if name.startswith("libllvmlite"))
+        stamps = [f"{name}\0{stat_stamp(os.stat(os.path.join(library, name)))}" for name in libraries]
+    except OSError:
+        return _llvm_host()
+    stamp = hashlib.sha256("\n".join([cpu, llvmlite.__version__, library, *stamps]).encode()).hexdigest()
+    memo = read(stamp, ".host")
+    try:
+        found = json.loads(memo) if memo is not None else None
+    except ValueError:
+        found = None
+    if isinstance(found, list) and len(found) == 3 and all(isinstance(part, str) for part in found):
+        return found
+    found = _llvm_host()
+    store(stamp, json.dumps(found).encode(), ".host")
+    return found
+
+
 def cache_key(graph, environment: tuple) -> str:
     import jitc
-    parts = [canonical_text(graph), jitc.__version__, code_generator_digest(), llvmlite.__version__,
-             ".".join(map(str, llvm.llvm_version_info)), llvm.get_host_cpu_name(),
-             llvm.get_host_cpu_features().flatten(), sys.version, np.__version__, repr(environment)]
+    parts = [canonical_text(graph), jitc.__version__, code_generator_digest(), llvmlite.__version__, *host(),
+             sys.version, np.__version__, repr(environment)]
     return hashlib.sha256("\0".join(parts).encode()).hexdigest()
 
 

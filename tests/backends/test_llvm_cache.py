@@ -71,6 +71,33 @@ def test_the_source_digest_is_kept_until_a_file_changes(tmp_path, monkeypatch):
     assert cache.source_digest(str(sources)) == expected
 
 
+def test_the_host_as_llvm_names_it_is_kept_until_the_cpu_or_llvm_changes(tmp_path, monkeypatch):
+    """The key's CPU name and features come from the cache folder while
+    /proc/cpuinfo's description and llvmlite's library are unchanged, so
+    a process need not import LLVM to find its cached code; another CPU
+    asks LLVM again, and the key follows what LLVM says."""
+    monkeypatch.setenv("JITC_CACHE_DIR", str(tmp_path / "cache"))
+    host = cache.host.__wrapped__
+    truth = cache._llvm_host()
+    assert host() == truth
+    memos = list((tmp_path / "cache").glob("*.host"))
+    if not memos:  # no /proc/cpuinfo here: LLVM is asked every time
+        assert cache._cpu_stamp() is None
+        return
+    memos[0].write_text('["0.0", "planted", "+feature"]')
+    assert host() == ["0.0", "planted", "+feature"]
+    monkeypatch.setattr(cache, "_cpu_stamp", lambda: "model name : another CPU\n")
+    assert host() == truth
+    memos[0].write_text("[1, 2]")
+    monkeypatch.undo()
+    monkeypatch.setenv("JITC_CACHE_DIR", str(tmp_path / "cache"))
+    assert host() == truth  # a damaged memo is not believed
+    graph = jitc.script(tanh_layer).graph_for(np.ones((2, 3)), np.ones((3, 4)))
+    before = cache.cache_key(graph, ())
+    monkeypatch.setattr(cache, "host", lambda: [*truth[:2], truth[2] + ",+another-feature"])
+    assert cache.cache_key(graph, ()) != before
+
+
 def test_running_cached_code_does_not_import_the_code_generator(tmp_path):
     """A process whose object code comes from the disk cache imports neither the
     code generator nor its lowering tables (start-up time)."""
