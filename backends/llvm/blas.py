@@ -8,8 +8,9 @@ import functools
 import glob
 import os
 
-import llvmlite.binding as llvm
 import numpy as np
+
+from . import symbols
 
 # symbol jitc code calls -> candidates in the library, first found wins
 _GEMM = {f"jitc_{t}{op}": (f"scipy_cblas_{t}{op}64_", f"cblas_{t}{op}64_") for t in "sd" for op in ("gemm", "gemv")}
@@ -51,5 +52,5 @@ def gemm_available() -> bool:
     if found is None:
         return False
     for symbol, address in found[2].items():
-        llvm.add_symbol(symbol, address)
+        symbols.define(symbol, address)
     return True

@@ -14,10 +14,10 @@ import os
 import re
 import sys
 
-import llvmlite.binding as llvm
 import numpy as np
 
 from .. import NativeCallError
+from . import symbols
 
 PYTHON_FUNCTIONS = ("PyLong_FromLongLong", "PyFloat_FromDouble", "PyBool_FromLong", "PyLong_AsLongLong",
                     "PyErr_Occurred", "PyErr_Clear", "PyTuple_New", "PyTuple_SetItem", "PyCapsule_New",
@@ -78,17 +78,17 @@ def available() -> bool:
     except (OSError, LookupError, ValueError):
         return False
     for name in PYTHON_FUNCTIONS:
-        llvm.add_symbol(name, ctypes.cast(getattr(ctypes.pythonapi, name), ctypes.c_void_p).value)
+        symbols.define(name, ctypes.cast(getattr(ctypes.pythonapi, name), ctypes.c_void_p).value)
     for name, value in PYTHON_OBJECTS.items():
-        llvm.add_symbol(name, id(value))
-    llvm.add_symbol("jitc_NativeCallError", id(NativeCallError))
+        symbols.define(name, id(value))
+    symbols.define("jitc_NativeCallError", id(NativeCallError))
     get_pointer = ctypes.pythonapi.PyCapsule_GetPointer
     get_pointer.restype, get_pointer.argtypes = ctypes.c_void_p, [ctypes.py_object, ctypes.c_char_p]
     from numpy._core import _multiarray_umath
     table = get_pointer(_multiarray_umath._ARRAY_API, None)
     for name, index in indices.items():
-        llvm.add_symbol(name, ctypes.c_void_p.from_address(table + 8 * index).value)
-    llvm.add_symbol("jitc_free", ctypes.cast(ctypes.CDLL(None).free, ctypes.c_void_p).value)
+        symbols.define(name, ctypes.c_void_p.from_address(table + 8 * index).value)
+    symbols.define("jitc_free", ctypes.cast(ctypes.CDLL(None).free, ctypes.c_void_p).value)
     return True
 
 

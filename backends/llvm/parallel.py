@@ -16,10 +16,10 @@ import os
 import re
 from typing import Callable, Sequence
 
-import llvmlite.binding as llvm
 from llvmlite import ir
 
 from ...ir.types import Type
+from . import symbols
 from .emitter import FunctionEmitter, const
 from .layout import I8P, I32, I64, I64P, flatten, slot_count, unflatten
 from .runtime import CONTEXT_SLOTS, ERROR_ARG_OFFSET, ERROR_ARGS, declare
@@ -48,7 +48,7 @@ def threads_available() -> bool:
     libc = ctypes.CDLL(None)
     try:
         for name in PTHREAD_FUNCTIONS:
-            llvm.add_symbol(f"jitc_{name}", ctypes.cast(getattr(libc, name), ctypes.c_void_p).value)
+            symbols.define(f"jitc_{name}", ctypes.cast(getattr(libc, name), ctypes.c_void_p).value)
     except AttributeError:
         return False
     return True
