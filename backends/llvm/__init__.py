@@ -39,7 +39,8 @@ class LLVMBackend:
     def _key(self, graph: Graph) -> tuple[str, bool]:
         param_types, result_types = [p.type for p in graph.params], [v.type for v in graph.returns]
         fast = capi.available() and fastcall.supports(param_types + result_types)
-        environment = (parallel.thread_count(), parallel.threads_available(), fast, gemm_available())
+        environment = (parallel.thread_count(), parallel.threads_available(), parallel.uses_pool(), fast,
+                       gemm_available())
         return cache.cache_key(graph, environment), fast
 
     def compile(self, graph: Graph) -> NativeExecutable:

@@ -31,7 +31,7 @@ from .codegen import GraphCodegen
 from .engine import optimise, target_machine
 from ...ir.ops.prim import written_parameters
 from .export_c import RESERVED_PREFIX, CFunction, ExportError, c_identifier, flatten_values
-from .parallel import PTHREAD_FUNCTIONS, thread_count, threads_available
+from .parallel import PTHREAD_FUNCTIONS, thread_count, threads_available, threads_per_call
 
 ALIGNMENT = 64
 
@@ -189,7 +189,8 @@ def _compile(found: list[Specialisation], names: list[str], cpu: str | None, bui
         implementation = f"jitc_version_{index}"
         codegen = GraphCodegen(specialisation.graph, implementation)
         try:
-            module = codegen.generate()
+            with threads_per_call():  # a library holds no thread pool: it starts threads per call
+                module = codegen.generate()
         except UnsupportedOpError as error:
             raise ExportError(f"entry point {specialisation.entry!r}, version {specialisation.index}: {error}; "
                               "the llvm backend cannot compile it, so it cannot be exported") from None

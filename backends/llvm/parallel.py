@@ -1,31 +1,38 @@
 """Running a loop on several cores: the loop body is outlined into its own
 function `i32 chunk(i64* ctx, i64* closure, i64 start, i64 end)`, and the
-caller splits [0, count) across POSIX threads it starts and joins itself
-(no pool, so concurrent calls share nothing; a region is only split when
-it is large enough to pay for starting threads).
+caller splits [0, count) into pieces run by the process's thread pool
+(thread_pool.py) and by itself; where the pool is off (JITC_THREAD_POOL=0,
+exported libraries) it starts and joins POSIX threads on every call, and
+then splits only loops large enough to pay for that.
 
 Values the body uses cross into the chunk through `closure`, flattened to
-i64 slots as layout.py does at every boundary. Each chunk has its own
-context (arena and error slots); the first failing chunk's error is raised.
+i64 slots as layout.py does at every boundary. Each piece has its own
+context (arena and error slots); the first failing piece's error is raised.
 """
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import functools
 import os
 import re
+import threading
 from typing import Callable, Sequence
 
 from llvmlite import ir
 
 from ...ir.types import Type
-from . import symbols
+from . import symbols, thread_pool
 from .emitter import FunctionEmitter, const
 from .layout import I8P, I32, I64, I64P, flatten, slot_count, unflatten
 from .runtime import CONTEXT_SLOTS, ERROR_ARG_OFFSET, ERROR_ARGS, declare
 
-# Split a loop only when each thread gets at least this many elements of work.
+# Split a loop only when each thread gets at least this many elements of work: threads
+# started per call cost tens of µs, a split on the pool ~1 µs (~0.7 µs measured where no
+# worker could help; 1 << 14 float32 adds take ~2 µs on one core).
 MIN_WORK_PER_THREAD = 1 << 16
+POOL_MIN_WORK_PER_THREAD = 1 << 14
+PIECES_PER_THREAD = 4  # at most, on the pool, for loops above MIN_WORK_PER_THREAD per thread
 # POSIX functions the code calls as jitc_<name> (the JIT binds them by address, an export by name)
 PTHREAD_FUNCTIONS = ("pthread_create", "pthread_join")
 _ARGUMENT_SLOTS = 6   # chunk, ctx, closure, start, end, code
@@ -54,6 +61,31 @@ def threads_available() -> bool:
     return True
 
 
+_per_call = threading.local()
+
+
+def uses_pool() -> bool:
+    """Whether modules compiled now split loops on the thread pool (part of the cache key)."""
+    return threads_available() and thread_count() > 1 and thread_pool.enabled()
+
+
+def splits_on_pool() -> bool:
+    """Whether loops emitted now split on the thread pool (not threads per call)."""
+    return uses_pool() and not getattr(_per_call, "on", False)
+
+
+@contextlib.contextmanager
+def threads_per_call():
+    """Modules generated on this thread inside the block start threads per
+    call instead of using the pool (an exported library holds no pool)."""
+    previous = getattr(_per_call, "on", False)
+    _per_call.on = True
+    try:
+        yield
+    finally:
+        _per_call.on = previous
+
+
 def parallel_for(em: FunctionEmitter, count: ir.Value, work_per_item: ir.Value,
                  captures: Sequence[tuple[object, Type]], body: Callable, prologue: Callable | None = None) -> None:
     """for i in range(count): body(chunk_emitter, captured_values, i), split
@@ -61,7 +93,21 @@ def parallel_for(em: FunctionEmitter, count: ir.Value, work_per_item: ir.Value,
     the chunk emitter and may only use the captured values; `prologue(chunk
     emitter, captured values)`, if given, runs once per chunk before the loop
     and its result is appended to the values the body gets (scratch space)."""
-    chunk = _outline(em, captures, body, prologue)
+    def ranges(inner, values, start, end):
+        if prologue is not None:
+            values = [*values, prologue(inner, values)]
+        with inner.for_range(inner.builder.sub(end, start), "chunk") as offset:
+            body(inner, values, inner.builder.add(start, offset))
+
+    parallel_ranges(em, count, work_per_item, captures, ranges)
+
+
+def parallel_ranges(em: FunctionEmitter, count: ir.Value, work_per_item: ir.Value,
+                    captures: Sequence[tuple[object, Type]], body: Callable) -> None:
+    """body(chunk_emitter, captured_values, start, end) for pieces [start, end)
+    that together cover [0, count), split across threads as parallel_for
+    does: for a body that walks its piece in its own order."""
+    chunk = _outline(em, captures, body)
     b = em.builder
     closure = em.stack_slots(sum(slot_count(t) for _, t in captures), "closure")
     em.store_slots([slot for value, type in captures for slot in flatten(b, value, type)], closure)
@@ -72,10 +118,9 @@ def parallel_for(em: FunctionEmitter, count: ir.Value, work_per_item: ir.Value,
 
 def _runner(em: FunctionEmitter) -> ir.Function:
     """i32 jitc_parallel(ctx, chunk, closure, count, work): runs chunk over
-    [0, count) on as many threads as the work pays for (one per
-    MIN_WORK_PER_THREAD elements, at most thread_count()); returns the first
-    failing chunk's code with its error arguments copied into ctx. Emitted
-    once per module."""
+    [0, count) in as many pieces as the work pays for (see _split_on_pool
+    and _split_per_call); returns the first failing piece's code with its
+    error arguments copied into ctx. Emitted once per module."""
     module = em.module
     existing = module.globals.get("jitc_parallel")
     if existing is not None:
@@ -83,9 +128,71 @@ def _runner(em: FunctionEmitter) -> ir.Function:
     function = ir.Function(module, ir.FunctionType(I32, [I64P, I8P, I64P, I64, I64]), "jitc_parallel")
     function.linkage = "internal"
     runner = FunctionEmitter(module, function, em.errors)
-    b = runner.builder
-    ctx, chunk, closure, count, work_per_item = function.args
     threads = thread_count() if threads_available() else 1
+    if threads > 1 and splits_on_pool():
+        _split_on_pool(runner, *function.args, min(threads, thread_pool.MAX_PIECES // PIECES_PER_THREAD))
+    else:
+        _split_per_call(runner, *function.args, threads)
+    return function
+
+
+def _split_on_pool(runner: FunctionEmitter, ctx, chunk, closure, count, work_per_item, threads: int) -> None:
+    """Emit the runner's body on the pool. A loop with at least
+    POOL_MIN_WORK_PER_THREAD elements per thread is split. One with less than
+    MIN_WORK_PER_THREAD per thread (which threads per call would not split)
+    goes in one piece per thread, so that each thread finds its part of the
+    data in its cache on the next call; a larger one in up to
+    PIECES_PER_THREAD per thread, so that a thread that lags (its core
+    busy with another process) holds up the others for less. One piece, a
+    taken pool, or workers that have not helped lately (thread_pool.py):
+    all of [0, count) runs here."""
+    b = runner.builder
+    most = threads * PIECES_PER_THREAD
+    contexts = runner.alloca_builder.alloca(I64, size=most * CONTEXT_SLOTS, name="chunk_contexts")
+    codes = runner.alloca_builder.alloca(I64, size=most, name="codes")
+    work = b.mul(count, work_per_item)
+    small = b.icmp_signed("<", work, const(threads * MIN_WORK_PER_THREAD))
+    wanted = b.sdiv(work, const(POOL_MIN_WORK_PER_THREAD))
+    pieces = b.select(small, b.select(b.icmp_signed("<", wanted, const(threads)), wanted, const(threads)),
+                      b.select(b.icmp_signed("<", wanted, const(most)), wanted, const(most)))
+    pieces = b.select(b.icmp_signed(">", pieces, count), count, pieces)
+    pieces = b.select(b.icmp_signed("<", pieces, const(1)), const(1), pieces)
+    done = runner.alloca_builder.alloca(ir.IntType(1), name="split")
+    b.store(ir.Constant(ir.IntType(1), 0), done)
+    with b.if_then(b.icmp_signed(">", pieces, const(1))):
+        split = thread_pool.emit_split(runner.module, threads)
+        b.store(b.call(split, [chunk, closure, count, pieces, contexts, codes, small]), done)
+    with b.if_then(b.not_(b.load(done))):
+        for slot in range(CONTEXT_SLOTS):
+            b.store(const(0), b.gep(contexts, [const(slot)]))
+        chunk_type = ir.FunctionType(I32, [I64P, I64P, I64, I64])
+        code = b.call(b.bitcast(chunk, chunk_type.as_pointer()), [contexts, closure, const(0), count])
+        with b.if_then(b.icmp_signed("!=", code, ir.Constant(I32, 0)), likely=False):
+            _copy_error(runner, ctx, contexts)
+            b.ret(code)
+        b.ret(ir.Constant(I32, 0))
+    with runner.for_range(pieces, "piece") as piece:  # the first failing piece's error
+        code = b.load(b.gep(codes, [piece]))
+        with b.if_then(b.icmp_signed("!=", code, const(0)), likely=False):
+            _copy_error(runner, ctx, b.gep(contexts, [b.mul(piece, const(CONTEXT_SLOTS))]))
+            b.ret(b.trunc(code, I32))
+    b.ret(ir.Constant(I32, 0))
+
+
+def _copy_error(runner: FunctionEmitter, ctx, context) -> None:
+    """Copy the error arguments a piece left in its `context` into the caller's `ctx`."""
+    b = runner.builder
+    source = b.gep(context, [const(ERROR_ARG_OFFSET)])
+    for index, value in enumerate(runner.load_slots(source, ERROR_ARGS)):
+        b.store(value, b.gep(ctx, [const(ERROR_ARG_OFFSET + index)]))
+
+
+def _split_per_call(runner: FunctionEmitter, ctx, chunk, closure, count, work_per_item, threads: int) -> None:
+    """Emit the runner's body with threads per call: one piece per
+    MIN_WORK_PER_THREAD elements, at most `threads`, all but the first on
+    POSIX threads started and joined here (a thread that cannot start has
+    its piece run here)."""
+    b, module = runner.builder, runner.module
     contexts = runner.alloca_builder.alloca(I64, size=threads * CONTEXT_SLOTS, name="chunk_contexts")
     for slot in range(threads * CONTEXT_SLOTS):
         b.store(const(0), b.gep(contexts, [const(slot)]))
@@ -127,12 +234,9 @@ def _runner(em: FunctionEmitter) -> ir.Function:
     for t in range(threads):
         code = b.load(b.gep(arguments, [const(t * _ARGUMENT_SLOTS + 5)]))
         with b.if_then(b.icmp_signed("!=", code, const(0)), likely=False):
-            source = b.gep(contexts, [const(t * CONTEXT_SLOTS + ERROR_ARG_OFFSET)])
-            for index, value in enumerate(runner.load_slots(source, ERROR_ARGS)):
-                b.store(value, b.gep(ctx, [const(ERROR_ARG_OFFSET + index)]))
+            _copy_error(runner, ctx, b.gep(contexts, [const(t * CONTEXT_SLOTS)]))
             b.ret(b.trunc(code, I32))
     b.ret(ir.Constant(I32, 0))
-    return function
 
 
 def _trampoline(module: ir.Module) -> ir.Function:
@@ -153,7 +257,8 @@ def _trampoline(module: ir.Module) -> ir.Function:
     return function
 
 
-def _outline(em: FunctionEmitter, captures, body, prologue) -> ir.Function:
+def _outline(em: FunctionEmitter, captures, body) -> ir.Function:
+    """The chunk function: rebuilds the captured values from the closure, then body(inner, values, start, end)."""
     name = em.module.get_unique_name(f"{em.function.name}.chunk")
     function = ir.Function(em.module, ir.FunctionType(I32, [I64P, I64P, I64, I64]), name)
     function.linkage = "internal"
@@ -167,10 +272,7 @@ def _outline(em: FunctionEmitter, captures, body, prologue) -> ir.Function:
         count = slot_count(type)
         values.append(unflatten(inner.builder, flat[position:position + count], type))
         position += count
-    if prologue is not None:
-        values.append(prologue(inner, values))
-    with inner.for_range(inner.builder.sub(end, start), "chunk") as offset:
-        body(inner, values, inner.builder.add(start, offset))
+    body(inner, values, start, end)
     inner.builder.call(inner.runtime["release"], [inner.ctx])
     inner.builder.ret(ir.Constant(I32, 0))
     return _shared(em.module, function)

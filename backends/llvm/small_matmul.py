@@ -21,9 +21,10 @@ import contextlib
 
 from llvmlite import ir
 
-from ...ir.types import DType
+from ...ir.types import ANY_DIM, INT, DType, TensorType
 from .emitter import FunctionEmitter, const
 from .layout import NativeTensor, storage_type
+from .parallel import parallel_ranges, splits_on_pool
 from .runtime import declare
 
 # One AVX register; on targets without AVX LLVM splits each vector in two.
@@ -50,34 +51,64 @@ def emit_product(em: FunctionEmitter, x: NativeTensor, y: NativeTensor, out: Nat
         _tiles_across(em, x, y, out, b.mul(band, const(BAND_ROWS)), BAND_ROWS,
                       ((BAND_VECTORS, lanes), (1, lanes), (1, 1)))
     first = b.mul(bands, const(BAND_ROWS))
-    with em.for_range(b.sub(n, first), "row") as row:
-        _row_streaming(em, x, y, out, b.add(first, row), lanes)
+    _rows_streaming(em, x, y, out, first, lanes)
 
 
-def _row_streaming(em, x, y, out, row: ir.Value, lanes: int) -> None:
-    """out[row] = x[row] @ y reading y's rows in order, STREAM_ROWS at a time
-    (a gemv whose y comes from L3 is bound by how well it streams): out[row]
-    is zeroed, then each block of rows adds its multiply-adds into every
-    vector of out[row]; leftover rows go one at a time."""
+def _rows_streaming(em, x, y, out, first: ir.Value, lanes: int) -> None:
+    """out[first:] = x[first:] @ y for the rows left over from the bands, by
+    `_row_streaming`, with y's columns split in vectors across the thread
+    pool (parallel.py; threads per call cost more than a gemv takes): each
+    thread streams its own columns of y, which can then stay in its core's
+    cache from call to call (the batch-1 MLP's 768 KB of weights come from
+    L3 on one core; half of them fit one core's L2)."""
+    b = em.builder
+    if not splits_on_pool():
+        with em.for_range(b.sub(x.shape[0], first), "row") as row:
+            _row_streaming(em, x, y, out, b.add(first, row), lanes, const(0), y.shape[1])
+        return
+    matrix = TensorType(x.dtype, (ANY_DIM, ANY_DIM))
+    rows = b.sub(x.shape[0], first)
+    vectors = b.udiv(b.add(y.shape[1], const(lanes - 1)), const(lanes))
+
+    def piece(inner, values, start, end):  # columns [start * lanes, end * lanes) of every row
+        x, y, out, first = values
+        c = inner.builder
+        columns = y.shape[1]
+        left, right = (c.mul(bound, const(lanes)) for bound in (start, end))
+        left, right = (c.select(c.icmp_unsigned(">", at, columns), columns, at) for at in (left, right))
+        with inner.for_range(c.sub(x.shape[0], first), "row") as row:
+            _row_streaming(inner, x, y, out, c.add(first, row), lanes, left, right)
+
+    with b.if_then(b.icmp_signed(">", rows, const(0))):
+        work = b.mul(rows, b.mul(x.shape[1], const(lanes)))
+        parallel_ranges(em, vectors, work, [(x, matrix), (y, matrix), (out, matrix), (first, INT)], piece)
+
+
+def _row_streaming(em, x, y, out, row: ir.Value, lanes: int, left: ir.Value, right: ir.Value) -> None:
+    """out[row, left:right] = x[row] @ y[:, left:right] reading y's rows in
+    order, STREAM_ROWS at a time (a gemv whose y comes from L3 is bound by
+    how well it streams): out[row] is zeroed, then each block of rows adds
+    its multiply-adds into every vector of out[row]; leftover rows go one at
+    a time. `left` is a multiple of `lanes` (or `right`)."""
     b = em.builder
     k = x.shape[1]
     out_row = b.mul(row, out.strides[0])
     x_row = b.mul(row, x.strides[0])
     for width in (lanes, 1):
         kind = _kind(x.dtype, width)
-        with _each_column(em, y.shape[1], width, lanes) as column:
+        with _each_column(em, left, right, width, lanes) as column:
             b.store(ir.Constant(kind, None), _pointer(b, out.data, b.add(out_row, column), kind),
                     align=x.dtype.itemsize)
     blocks = b.udiv(k, const(STREAM_ROWS))
     with em.for_range(blocks, "block") as block:
-        _add_rows(em, x, y, out, x_row, out_row, b.mul(block, const(STREAM_ROWS)), STREAM_ROWS, lanes)
+        _add_rows(em, x, y, out, x_row, out_row, b.mul(block, const(STREAM_ROWS)), STREAM_ROWS, lanes, left, right)
     first = b.mul(blocks, const(STREAM_ROWS))
     with em.for_range(b.sub(k, first), "rest") as rest:
-        _add_rows(em, x, y, out, x_row, out_row, b.add(first, rest), 1, lanes)
+        _add_rows(em, x, y, out, x_row, out_row, b.add(first, rest), 1, lanes, left, right)
 
 
-def _add_rows(em, x, y, out, x_row, out_row, top: ir.Value, rows: int, lanes: int) -> None:
-    """out[row] += x[row, top:top+rows] @ y[top:top+rows], a vector of columns at a time."""
+def _add_rows(em, x, y, out, x_row, out_row, top: ir.Value, rows: int, lanes: int, left, right) -> None:
+    """out[row, left:right] += x[row, top:top+rows] @ y[top:top+rows, left:right], a vector of columns at a time."""
     b = em.builder
     align = x.dtype.itemsize
     scalars = [b.load(b.gep(x.data, [b.add(x_row, b.mul(b.add(top, const(r)), x.strides[1]))]), align=align)
@@ -87,7 +118,7 @@ def _add_rows(em, x, y, out, x_row, out_row, top: ir.Value, rows: int, lanes: in
         kind = _kind(x.dtype, width)
         multiply_add = _multiply_add(em, x.dtype, width)
         factors = [_splat(b, a, kind) for a in scalars]
-        with _each_column(em, y.shape[1], width, lanes) as column:
+        with _each_column(em, left, right, width, lanes) as column:
             target = _pointer(b, out.data, b.add(out_row, column), kind)
             total = b.load(target, align=align)
             for r in range(rows):
@@ -97,17 +128,18 @@ def _add_rows(em, x, y, out, x_row, out_row, top: ir.Value, rows: int, lanes: in
 
 
 @contextlib.contextmanager
-def _each_column(em, columns: ir.Value, width: int, lanes: int):
-    """Yields the first column of each piece of `width` columns: every whole
-    vector for width `lanes`, the columns after the last whole vector for width 1."""
+def _each_column(em, left: ir.Value, right: ir.Value, width: int, lanes: int):
+    """Yields the first column of each piece of `width` columns in [left, right):
+    every whole vector for width `lanes`, the columns after the last whole
+    vector for width 1."""
     b = em.builder
-    whole = b.udiv(columns, const(lanes))
+    whole = b.udiv(b.sub(right, left), const(lanes))
     if width == lanes:
         with em.for_range(whole, "vectors") as vector:
-            yield b.mul(vector, const(lanes))
+            yield b.add(left, b.mul(vector, const(lanes)))
     else:
-        first = b.mul(whole, const(lanes))
-        with em.for_range(b.sub(columns, first), "columns") as column:
+        first = b.add(left, b.mul(whole, const(lanes)))
+        with em.for_range(b.sub(right, first), "columns") as column:
             yield b.add(first, column)
 
 
