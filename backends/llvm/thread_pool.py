@@ -24,10 +24,13 @@ How a loop is split (deadlock-free whatever the workers do):
   to claim, waits for FINISHED == pieces: only for pieces another thread
   has claimed and is running. Workers that sleep, lag or were never
   started (a forked child) leave every piece to the caller.
-- Idle workers spin (`pause`) for at most SPIN_NANOSECONDS, then sleep on
-  a futex (WAKE), counted in SLEEPERS; a dispatcher that sees sleepers
-  bumps WAKE and wakes them (both sides sequentially consistent, so either
-  the worker sees the job or the dispatcher sees the sleeper).
+- Idle workers spin (`pause`, then yielding the core) for at most
+  SPIN_NANOSECONDS, then sleep on a futex (WAKE), counted in SLEEPERS; a
+  dispatcher that sees sleepers bumps WAKE and wakes them (both sides
+  sequentially consistent, so either the worker sees the job or the
+  dispatcher sees the sleeper).
+- A small loop (`small`) runs serially after _MISSES_BEFORE_SERIAL splits
+  in a row that no worker helped with, split again every _PROBE_EVERY.
 
 JITC_THREAD_POOL=0 turns the pool off (parallel.py then starts threads per
 call, as exported libraries always do).
