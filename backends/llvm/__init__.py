@@ -93,7 +93,7 @@ class LLVMBackend:
 
     def _compile(self, graph: Graph, key: str, fast: bool):
         from .codegen import GraphCodegen  # the code generator: only when something must be compiled
-        codegen = GraphCodegen(graph, f"jitc_{key[:32]}")
+        codegen = GraphCodegen(graph, f"jitc_{key[:32]}", runtime_library=True)
         module = codegen.generate()
         param_types, result_types = [p.type for p in graph.params], [v.type for v in graph.returns]
         entries = [codegen.entry]

@@ -242,9 +242,9 @@ def remove(key: str, suffix: str = ".jitcobj") -> None:
             pass
 
 
-def load(key: str) -> bytes | None:
+def load(key: str, suffix: str = ".jitcobj") -> bytes | None:
     """The encoded entry for `key` on disk, or None (missing, or damaged: then removed)."""
-    data = read(key)
+    data = read(key, suffix)
     if data is None:
         return None
     try:
@@ -252,7 +252,7 @@ def load(key: str) -> bytes | None:
             raise ValueError("another key")
         return data
     except ValueError:
-        remove(key)
+        remove(key, suffix)
         return None
 
 

@@ -27,6 +27,7 @@ from .lowerings import NODE_LOWERINGS
 from .prim_ops import list_element
 from .rows import is_row_group, lower_row_group
 from .runtime import libc
+from .runtime_library import use_in as use_runtime_library
 
 ENTRY = "jitc_entry"
 
@@ -35,12 +36,14 @@ class GraphCodegen:
     """Lowers one specialised graph; `NODE_LOWERINGS` (lowerings.py) and the
     elementwise table do the ops, this class the blocks and the boundary."""
 
-    def __init__(self, graph: Graph, entry: str = ENTRY, plan: bool = True):
+    def __init__(self, graph: Graph, entry: str = ENTRY, plan: bool = True, runtime_library: bool = False):
         self.graph = graph
         self.entry = entry
         self.plan = plan_memory(graph) if plan else None  # where materialised values live; None: each its own
         self._slots: dict[int, ir.Value] = {}
         self.module = ir.Module(name=graph.name)
+        if runtime_library:  # call the library's helpers (the JIT); an exported library keeps its own
+            use_runtime_library(self.module)
         self.errors = ErrorTable()
         function = ir.Function(self.module, ir.FunctionType(I32, [I64P, I64P, I64P, I64P]), entry)
         # The entry runs once per call: checks, allocation and calls into the loops, which live in

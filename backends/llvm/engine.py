@@ -16,7 +16,7 @@ import zlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from . import elf_loader, symbols
+from . import elf_loader, runtime_library, symbols
 
 if TYPE_CHECKING:
     import llvmlite.binding as llvm
@@ -111,9 +111,16 @@ class CompiledModule:
             return _machine().emit_assembly(llvm.parse_assembly(self.llvm_ir))
 
 
-def compile_module(module: ir.Module, entries: list[str]) -> tuple[CompiledModule, bytes]:
+def compile_module(module: ir.Module | str, entries: list[str], *, library_calls: bool = True
+                   ) -> tuple[CompiledModule, bytes]:
     """Verify, optimise (O3, host CPU), load: the addresses of `entries`, and
-    the object code (for the cache)."""
+    the object code (for the cache). The runtime library's functions that
+    `module` declares are loaded first (`library_calls`)."""
+    if library_calls and not isinstance(module, str):
+        for function in module.functions:
+            if function.is_declaration and function.name.startswith(runtime_library.PREFIX) \
+                    and not runtime_library.ensure(function.name):
+                raise RuntimeError(f"runtime library function {function.name} cannot be built")
     with _lock:
         machine = _machine()
         parsed = optimise(module, machine)
@@ -121,8 +128,13 @@ def compile_module(module: ir.Module, entries: list[str]) -> tuple[CompiledModul
         return CompiledModule(_load(obj, entries), str(parsed)), obj
 
 
-def load_object(obj: bytes, entries: list[str], llvm_ir: str | bytes) -> CompiledModule | None:
-    """Object code from the cache, loaded; None if it is damaged or does not define `entries`."""
+def load_object(obj: bytes, entries: list[str], llvm_ir: str | bytes, *, library_calls: bool = True
+                ) -> CompiledModule | None:
+    """Object code from the cache, loaded; None if it is damaged, does not
+    define `entries`, or calls a runtime library function this process
+    cannot have (those it can are loaded first: `library_calls`)."""
+    if library_calls and not all(map(runtime_library.ensure, runtime_library.referenced(obj))):
+        return None
     with _lock:
         try:
             addresses = _load(obj, entries)

@@ -12,12 +12,12 @@ from ...ir.types import ANY_DIM, DType, TensorType
 from .. import UnsupportedOpError
 from .blas import gemm_available
 from .elementwise import broadcast
-from .emitter import FunctionEmitter, Lowering, const
+from .emitter import ErrorTable, FunctionEmitter, Lowering, const
 from .layout import I32, I64, I64P, VOID, NativeTensor, check_dtype, flatten, storage_type, unflatten
 from .registry import lowers
 from .runtime import declare
 from .scalar_ops import SCALAR_LOWERINGS, Scalar
-from . import small_matmul
+from . import runtime_library, small_matmul
 
 
 def _as_matrix(x: NativeTensor, vector_axis: int) -> NativeTensor:
@@ -87,6 +87,9 @@ def _product_into(cg, x: NativeTensor, y: NativeTensor, out: NativeTensor, loop_
     paths): see `_product_body`."""
     em, b = cg.em, cg.builder
     matrix = [TensorType(t.dtype, (ANY_DIM, ANY_DIM)) for t in (x, y, out)]
+    if runtime_library.used_in(em.module) and _is_float_product(x, y, out, loop_dtype):
+        _call_library(em, runtime_library.matmul(loop_dtype, use_blas), x, y, out, matrix)
+        return
     name = f"jitc_matmul.{x.dtype.value}.{y.dtype.value}.{out.dtype.value}.{loop_dtype.value}.{int(use_blas)}"
     helper = em.module.globals.get(name)
     if helper is None:
@@ -100,6 +103,33 @@ def _product_into(cg, x: NativeTensor, y: NativeTensor, out: NativeTensor, loop_
     code = b.call(helper, [em.ctx, *flat])
     with b.if_then(b.icmp_signed("!=", code, ir.Constant(I32, 0)), likely=False):
         em.fail_with(code)
+
+
+def _call_library(em, function, x: NativeTensor, y: NativeTensor, out: NativeTensor, matrix: list) -> None:
+    """Call the runtime library's helper (runtime_library.py), its error codes translated to this module's."""
+    b = em.builder
+    helper = declare(em.module, function.name, I32, [I64P] + [I64] * 15)
+    flat = [slot for value, type in zip((x, y, out), matrix) for slot in flatten(b, value, type)]
+    code = b.call(helper, [em.ctx, *flat])
+    with b.if_then(b.icmp_signed("!=", code, ir.Constant(I32, 0)), likely=False):
+        translated = code
+        for index, (exception, message) in enumerate(function.errors):
+            translated = b.select(b.icmp_signed("==", code, ir.Constant(I32, index + 1)),
+                                  ir.Constant(I32, em.errors.code(exception, message)), translated)
+        em.fail_with(translated)
+
+
+def emit_library_matmul(module: ir.Module, name: str, dtype: DType, use_blas: bool) -> list[tuple[str, str]]:
+    """Define the runtime library's `name` in `module`: out = x @ y for
+    matrices of float `dtype`, as `_product_body` does; its error table."""
+    helper = ir.Function(module, ir.FunctionType(I32, [I64P] + [I64] * 15), name)
+    errors = ErrorTable()
+    inner = FunctionEmitter(module, helper, errors)
+    matrix = TensorType(dtype, (ANY_DIM, ANY_DIM))
+    operands = [unflatten(inner.builder, list(helper.args[1 + 5 * i:6 + 5 * i]), matrix) for i in range(3)]
+    _product_body(Lowering(inner), *operands, dtype, use_blas)
+    inner.builder.ret(ir.Constant(I32, 0))
+    return errors.entries
 
 
 def _product_body(cg, x: NativeTensor, y: NativeTensor, out: NativeTensor, loop_dtype: DType, use_blas: bool):
