@@ -184,13 +184,7 @@ def _wait_for(module, b: ir.IRBuilder, pool, pieces, spins) -> None:
     finished = b.load_atomic(_slot(b, pool, _FINISHED), "acquire", 8)
     b.cbranch(b.icmp_unsigned("==", finished, pieces), done, waiting)
     b.position_at_end(waiting)
-    count = b.add(b.load(spins), _i64(1))
-    b.store(count, spins)
-    with b.if_else(b.icmp_unsigned("<", count, _i64(_WAIT_SPINS))) as (spin, yield_):
-        with spin:
-            _pause(module, b)
-        with yield_:
-            b.call(declare(module, "jitc_sched_yield", I32, []), [])
+    _back_off(module, b, spins, _WAIT_SPINS)
     b.branch(check)
     b.position_at_end(done)
 
@@ -294,13 +288,7 @@ def _emit_worker(module: ir.Module) -> ir.Function:
     word = b.load_atomic(_slot(b, pool, _WORD), "monotonic", 8)
     with b.if_then(_claimable(b, word)):
         b.branch(work)
-    count = b.add(b.load(spins), _i64(1))
-    b.store(count, spins)
-    with b.if_else(b.icmp_unsigned("<", count, _i64(_PAUSE_SPINS))) as (pause, yield_):
-        with pause:
-            _pause(module, b)
-        with yield_:  # a caller's thread sharing this core runs
-            b.call(declare(module, "jitc_sched_yield", I32, []), [])
+    count = _back_off(module, b, spins, _PAUSE_SPINS)
     b.cbranch(b.icmp_unsigned("==", b.and_(count, _i64(_SPINS_PER_CLOCK - 1)), _i64(0)), clock, spin)
 
     b.position_at_end(clock)
@@ -332,6 +320,20 @@ def _now(module, b: ir.IRBuilder, timespec) -> ir.Value:
     b.call(clock, [ir.Constant(I32, _CLOCK_MONOTONIC), timespec])
     seconds, nanoseconds = b.load(timespec), b.load(b.gep(timespec, [_i64(1)]))
     return b.add(b.mul(seconds, _i64(1_000_000_000)), nanoseconds)
+
+
+def _back_off(module, b: ir.IRBuilder, spins, pauses: int) -> ir.Value:
+    """One round of waiting: count it in `spins`; `pause` for the first
+    `pauses` rounds, then yield the core (a thread that shares it, such as
+    the caller a worker waits with, then runs). The new count."""
+    count = b.add(b.load(spins), _i64(1))
+    b.store(count, spins)
+    with b.if_else(b.icmp_unsigned("<", count, _i64(pauses))) as (pause, yield_):
+        with pause:
+            _pause(module, b)
+        with yield_:
+            b.call(declare(module, "jitc_sched_yield", I32, []), [])
+    return count
 
 
 def _pause(module, b: ir.IRBuilder) -> None:
