@@ -162,3 +162,40 @@ def test_thread_pool(threads, pool, tmp_path):
     expect_pool = pool == "1" and threads != "1"
     output = _run(tmp_path, "1" if expect_pool else "0", JITC_NUM_THREADS=threads, JITC_THREAD_POOL=pool)
     assert output.endswith("ok")
+
+
+
+PINNED = textwrap.dedent('''
+    import ctypes, os
+    import numpy as np
+    import jitc
+    from jitc.backends.llvm import symbols, thread_pool
+
+    def product(x, w):
+        return x @ w
+
+    os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})  # the worker will share the caller's CPU
+    compiled = jitc.script(product)
+    rng = np.random.default_rng(1)
+    x, w = rng.standard_normal((1, 256)).astype(np.float32), rng.standard_normal((256, 256)).astype(np.float32)
+    for _ in range(3 * thread_pool._MISSES_BEFORE_SERIAL):
+        np.testing.assert_allclose(compiled(x, w), product(x, w), rtol=1e-4, atol=1e-4)
+    misses = ctypes.c_int64.from_address(symbols.address(thread_pool.POOL_SYMBOL) + 8 * thread_pool._MISSES).value
+    helped = ctypes.c_int64.from_address(symbols.address(thread_pool.POOL_SYMBOL) + 8 * thread_pool._HELPED).value
+    assert misses >= thread_pool._MISSES_BEFORE_SERIAL and helped == 0, (misses, helped)
+    print("ok")
+''')
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the pool and sched_setaffinity are Linux's")
+def test_a_worker_on_the_callers_cpu_is_no_help(tmp_path):
+    """Pinned to one CPU, no worker can help from another CPU (one that runs
+    a piece runs it on the caller's): no split counts as helped, so small
+    loops (a 1-row product) go serial, with the same results."""
+    program = tmp_path / "program.py"
+    program.write_text(PINNED)
+    environment = dict(os.environ, JITC_NUM_THREADS="2", JITC_THREAD_POOL="1", OPENBLAS_NUM_THREADS="1")
+    result = subprocess.run([sys.executable, str(program)], cwd=ROOT, env=environment,
+                            capture_output=True, text=True, timeout=240)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.strip().endswith("ok")
