@@ -10,6 +10,7 @@ reference interpreter. A fallback to the interpreter is an error
 """
 from __future__ import annotations
 
+import re
 import warnings
 
 import numpy as np
@@ -427,3 +428,37 @@ def test_call_function_nodes_run_their_bodies(n):
         h = np.sin(np.tanh(h @ w)) + h
     assert_same(tuple(BACKEND.compile(graph)(x, w, n)), (h,))
     assert_same(tuple(run_graph(graph, x, w, n)), (h,))
+
+
+def two_layers(x, w1, w2):
+    h = np.maximum(x @ w1, 0.0)
+    return np.tanh(h @ w2).sum(axis=0)
+
+
+def two_scaled_layers(x, w1, w2):  # another graph: compiled code is cached per graph
+    h = np.maximum(x @ w1, 0.0)
+    return np.tanh(h @ w2).sum(axis=0) * 1.5
+
+
+def _entry_attributes(compiled, *args) -> str:
+    """The attribute group of the compiled version's entry function, from its LLVM IR."""
+    text = compiled.llvm_ir(*args)
+    entry = re.search(r"^define .*@(jitc_\w+)\(.*\) .*#(\d+)", text, re.MULTILINE)
+    return re.search(rf"^attributes #{entry.group(2)} = {{(.*)}}", text, re.MULTILINE).group(1)
+
+
+def test_a_large_entry_is_compiled_without_optimisation(monkeypatch):
+    """An entry function above LARGE_ENTRY instructions (a model's) is marked
+    optnone, which cuts its compile time; a small one stays optimised. Both
+    compute what NumPy does."""
+    from jitc.backends.llvm import codegen
+    rng = np.random.default_rng(3)
+    args = (rng.standard_normal((4, 8)), rng.standard_normal((8, 8)), rng.standard_normal((8, 3)))
+    small = jitc.script(two_layers)
+    np.testing.assert_allclose(small(*args), two_layers(*args), rtol=1e-12)
+    assert "optnone" not in _entry_attributes(small, *args)
+    monkeypatch.setattr(codegen, "LARGE_ENTRY", 10)
+    monkeypatch.setenv("JITC_DISABLE_CACHE", "1")
+    large = jitc.script(two_scaled_layers)
+    np.testing.assert_allclose(large(*args), two_scaled_layers(*args), rtol=1e-12)
+    assert "optnone" in _entry_attributes(large, *args)
