@@ -86,7 +86,7 @@ class GraphCodegen:
         calls) is compiled without optimisation (`optnone`: fast instruction
         selection, no IR passes). It runs once per call and its loops live in
         chunks, so its speed hardly counts, but optimising it took about a
-        quarter of the GPT-2 example's cold compile (1.39-1.42 -> 1.12-1.13 s;
+        fifth of the GPT-2 example's cold compile (1.39-1.42 -> 1.12-1.13 s;
         run time 94-98 us either way). A small entry, as a 4-element call's,
         stays optimised: there it is most of the call (+25 ns at optnone)."""
         if sum(len(block.instructions) for block in entry.blocks) > LARGE_ENTRY:
