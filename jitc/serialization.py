@@ -301,14 +301,13 @@ def save(function, path: str | os.PathLike, *, extra_files: Mapping[str, bytes |
 
 
 def _native_code(function) -> list[tuple[str, str, bytes]]:
-    """(target, key, object code) of each specialisation the LLVM backend compiled in this process."""
+    """(target, key, object code) of each specialisation the LLVM backend
+    compiled in this process, and of the runtime library functions it calls."""
     native = []
     for specialization in function.specializations():
         if specialization.backend != "llvm":
             continue
-        exported = get_backend("llvm").export(specialization.graph)
-        if exported is not None:
-            native.append((native_target(), *exported))
+        native.extend((native_target(), key, data) for key, data in get_backend("llvm").export(specialization.graph))
     return native
 
 

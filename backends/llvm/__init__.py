@@ -18,7 +18,7 @@ from ...ir.attributes import TensorRef
 from ...ir.graph import Graph
 from ...ir.ops.prim import written_parameters
 from ...ir.ops.registry import all_ops
-from . import cache, capi, fastcall, parallel
+from . import cache, capi, fastcall, parallel, runtime_library
 from .blas import gemm_available
 from .engine import CompiledModule, compile_module, load_object
 from .executable import NativeExecutable
@@ -62,18 +62,26 @@ class LLVMBackend:
         executable.origin = origin
         return executable
 
-    def export(self, graph: Graph) -> tuple[str, bytes] | None:
-        """(key, encoded object code) of a graph compiled in this process, for a
-        model file; None if it was not compiled here or has literal constants."""
+    def export(self, graph: Graph) -> list[tuple[str, bytes]]:
+        """(key, encoded object code) of a graph compiled in this process and of
+        the runtime library functions it calls, for a model file; [] if it
+        was not compiled here or has literal constants."""
         key, _ = self._key(graph)
         data = self._encoded.get(key)
-        return None if data is None else (key, data)
+        if data is None:
+            return []
+        library = [runtime_library.record(name) for name in runtime_library.referenced(cache.decode(data)[2])]
+        return [(key, data), *(entry for entry in library if entry is not None)]
 
     def preload(self, data: bytes) -> str:
         """Take object code that `export` gave (from a model file the user
         trusts): a later compile of the same graph on the same kind of
-        machine uses it instead of LLVM. ValueError if it is damaged."""
-        key, _, _ = cache.decode(data)
+        machine uses it instead of LLVM, and a runtime library function is
+        loaded from it instead of being compiled. ValueError if it is damaged."""
+        key, entry, _ = cache.decode(data)
+        if entry.entries and entry.entries[0].startswith(runtime_library.PREFIX):
+            runtime_library.offer(key, data)
+            return key
         with self._lock:
             self._preloaded[key] = data
         return key

@@ -32,6 +32,8 @@ _NAME = re.compile(rb"jitc_rt_[a-z0-9_]+")
 _lock = threading.RLock()  # building or loading a function; re-entered when a build loads what it calls
 _built: dict[tuple[str, tuple[str, ...]], "Function"] = {}
 _loaded: set[str] = set()
+_records: dict[str, tuple[str, bytes]] = {}  # name -> (cache key, encoded record) of each function loaded here
+_offered: dict[str, bytes] = {}  # name -> encoded record from a trusted model file, not loaded yet
 _MODULE_FLAG = "_jitc_runtime_library"
 
 
@@ -107,8 +109,9 @@ def referenced(obj: bytes) -> list[str]:
 
 def ensure(name: str) -> bool:
     """Make `name` resolve in code loaded from now on (symbols.define): from
-    the disk cache, else compiled (and stored); False if this process
-    cannot build that function (another version of jitc or other settings)."""
+    the disk cache, else from a trusted model file (`offer`), else compiled
+    (and stored); False if this process cannot build that function (another
+    version of jitc or other settings)."""
     if name in _loaded:
         return True
     with _lock:
@@ -117,6 +120,8 @@ def ensure(name: str) -> bool:
         if _parse(name) is None:
             return False
         address = _from_cache(name)
+        if address is None and name in _offered:
+            address = _load_record(name, _offered.pop(name))
         if address is None:
             address = _compile(name)
         if address is None:
@@ -127,17 +132,50 @@ def ensure(name: str) -> bool:
         return True
 
 
+def record(name: str) -> tuple[str, bytes] | None:
+    """(cache key, encoded record) of a function loaded in this process, for
+    a model file that saves object code calling it (so that a process
+    trusting that file need not compile it)."""
+    return _records.get(name)
+
+
+def offer(key: str, data: bytes) -> bool:
+    """Take a function's encoded record from a model file the user trusts;
+    used by `ensure` if the disk cache has none. False (and ignored) when it
+    was made for another machine, LLVM or jitc build than this process's."""
+    from . import cache
+    _, entry, _ = cache.decode(data)
+    names = entry.entries
+    if len(names) != 1 or _parse(names[0]) is None or key != _cache_key(names[0]):
+        return False
+    with _lock:
+        _offered.setdefault(names[0], data)
+    return True
+
+
 def _from_cache(name: str) -> int | None:
-    from . import cache, engine
+    from . import cache
     key = _cache_key(name)
     data = cache.load(key, SUFFIX)
     if data is None:
         return None
-    _, entry, obj = cache.decode(data)
+    address = _load_record(name, data)
+    if address is None:
+        cache.remove(key, SUFFIX)
+    return address
+
+
+def _load_record(name: str, data: bytes) -> int | None:
+    """Load an encoded record of `name`; its address, or None if it does not load."""
+    from . import cache, engine
+    try:
+        _, entry, obj = cache.decode(data)
+    except ValueError:
+        return None
     compiled = engine.load_object(obj, [name], entry.llvm_ir, library_calls=False)
     if compiled is None:
-        cache.remove(key, SUFFIX)
         return None
+    _records[name] = (_cache_key(name), data)
     return compiled.addresses[name]
 
 
@@ -152,5 +190,7 @@ def _compile(name: str) -> int | None:
         return None
     compiled, obj = engine.compile_module(function.text, [name], library_calls=False)
     key = _cache_key(name)
-    cache.store(key, cache.encode(key, cache.Entry([name], [], function.errors, compiled.llvm_ir), obj), SUFFIX)
+    data = cache.encode(key, cache.Entry([name], [], function.errors, compiled.llvm_ir), obj)
+    cache.store(key, data, SUFFIX)
+    _records[name] = (key, data)
     return compiled.addresses[name]
