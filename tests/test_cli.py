@@ -4,7 +4,6 @@ every error is one line on stderr and exit status 2."""
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 import sys
