@@ -141,23 +141,37 @@ def _product_body(cg, x: NativeTensor, y: NativeTensor, out: NativeTensor, loop_
         _loops(em, x, y, out, loop_dtype)
         return
     work = em.product([x.shape[0], x.shape[1], y.shape[1]])
-    kernel = small_matmul.fits(em, y, out)
+    sized = ir.Constant(ir.IntType(1), 1)
     if use_blas:
         y_bytes = b.mul(b.mul(x.shape[1], y.shape[1]), const(loop_dtype.itemsize))
-        kernel = b.and_(kernel, b.and_(b.icmp_signed("<=", work, const(KERNEL_PRODUCT)),
-                                       b.icmp_signed("<=", y_bytes, const(KERNEL_Y_BYTES))))
-    with b.if_else(kernel) as (blocked, other):
+        sized = b.and_(b.icmp_signed("<=", work, const(KERNEL_PRODUCT)),
+                       b.icmp_signed("<=", y_bytes, const(KERNEL_Y_BYTES)))
+    # a y whose rows are strided (a transposed matrix: q @ k.T) is copied row-major for the
+    # kernel when x has a band of rows: the copy costs k*n, the product m*k*n
+    copied = b.and_(b.and_(sized, b.icmp_signed("==", out.strides[1], const(1))),
+                    b.icmp_signed(">=", x.shape[0], const(small_matmul.BAND_ROWS)))
+    with b.if_else(b.and_(sized, small_matmul.fits(em, y, out))) as (blocked, other):
         with blocked:
             small_matmul.emit_product(em, x, y, out, loop_dtype)
         with other:
-            if not use_blas:
-                _loops(em, x, y, out, loop_dtype)
-            else:
-                with b.if_else(b.icmp_signed("<=", work, const(SMALL_PRODUCT))) as (loops, gemm):
-                    with loops:
-                        _loops(em, x, y, out, loop_dtype)
-                    with gemm:
-                        _gemm(cg, x, y, out)
+            with b.if_else(copied) as (copy, rest):
+                with copy:
+                    small_matmul.emit_product(em, x, em.contiguous(y), out, loop_dtype)
+                with rest:
+                    _other_product(cg, x, y, out, loop_dtype, use_blas, work)
+
+
+def _other_product(cg, x, y, out, loop_dtype: DType, use_blas: bool, work: ir.Value) -> None:
+    """A float product the kernel does not take: loops below SMALL_PRODUCT (or without a BLAS), else the BLAS."""
+    em, b = cg.em, cg.builder
+    if not use_blas:
+        _loops(em, x, y, out, loop_dtype)
+        return
+    with b.if_else(b.icmp_signed("<=", work, const(SMALL_PRODUCT))) as (loops, gemm):
+        with loops:
+            _loops(em, x, y, out, loop_dtype)
+        with gemm:
+            _gemm(cg, x, y, out)
 
 
 def _is_float_product(x: NativeTensor, y: NativeTensor, out: NativeTensor, loop_dtype: DType) -> bool:

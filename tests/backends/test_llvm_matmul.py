@@ -62,8 +62,9 @@ def test_kernel_strided_operands(dtype):
     cases = [(np.asfortranarray(a), b),              # x with unit row stride: any x strides are read
              (wide_a[::2, ::2], b),                    # x with strides in both dims
              (a, wide_b[::2, :21]),                    # y rows apart (row stride > columns)
-             (a, wide_b[:13, ::2]),                    # y with strided columns: not the kernel's
-             (a, np.asfortranarray(b)),                # y transposed: not the kernel's
+             (a, wide_b[:13, ::2]),                    # y with strided columns: copied row-major for the kernel
+             (a, np.asfortranarray(b)),                # y transposed: copied row-major for the kernel
+             (a[:3], np.asfortranarray(b)),            # y transposed, under a band of rows: not copied
              (a[::-1], b[::-1, ::-1])]                 # negative strides
     for x, y in cases:
         _check(x, y)
@@ -94,10 +95,27 @@ def test_products_either_side_of_the_blas_thresholds(dtype):
         _check(*_operands(dtype, n, k, m))
 
 
-@given(st.sampled_from(FLOATS), st.integers(1, 11), st.integers(0, 12), st.integers(1, 40), st.booleans())
-def test_kernel_matches_numpy_on_any_shape(dtype, n, k, m, transposed_x):
+@given(st.sampled_from(FLOATS), st.integers(1, 11), st.integers(0, 12), st.integers(1, 40), st.booleans(),
+       st.booleans())
+def test_kernel_matches_numpy_on_any_shape(dtype, n, k, m, transposed_x, transposed_y):
+    """Any shape, x and y either row-major or transposed (a transposed y, as
+    in q @ k.T, is copied row-major for the kernel when x has a band of rows)."""
     a, b = _operands(dtype, n, k, m, seed=n * 10000 + k * 100 + m)
-    _check(np.asfortranarray(a) if transposed_x else a, b)
+    _check(np.asfortranarray(a) if transposed_x else a, np.asfortranarray(b) if transposed_y else b)
+
+
+def attention_scores(q, k):
+    return q @ k.T
+
+
+@pytest.mark.parametrize("dtype", FLOATS, ids=lambda d: np.dtype(d).name)
+@pytest.mark.parametrize("t", [4, 16, 33])
+def test_products_with_a_transposed_view(dtype, t):
+    """q @ k.T, the attention scores: y is a transposed view of k."""
+    q, k = _operands(dtype, t, 16, t, seed=t)
+    k = np.ascontiguousarray(k.T)
+    tolerance = TOLERANCE[np.dtype(dtype).type]
+    check_script(attention_scores, q, k, rtol=tolerance, atol=tolerance)
 
 
 def test_integer_products_keep_their_loops():
