@@ -147,8 +147,10 @@ def _product_body(cg, x: NativeTensor, y: NativeTensor, out: NativeTensor, loop_
         sized = b.and_(b.icmp_signed("<=", work, const(KERNEL_PRODUCT)),
                        b.icmp_signed("<=", y_bytes, const(KERNEL_Y_BYTES)))
     # a y whose rows are strided (a transposed matrix: q @ k.T) is copied row-major for the
-    # kernel when x has a band of rows: the copy costs k*n, the product m*k*n
-    copied = b.and_(b.and_(sized, b.icmp_signed("==", out.strides[1], const(1))),
+    # kernel when x has a band of rows (the copy costs k*n, the product m*k*n), up to
+    # COPIED_PRODUCT multiply-adds: above, the BLAS reads the transposed y as it is
+    copied = b.and_(b.and_(b.icmp_signed("<=", work, const(COPIED_PRODUCT)),
+                           b.icmp_signed("==", out.strides[1], const(1))),
                     b.icmp_signed(">=", x.shape[0], const(small_matmul.BAND_ROWS)))
     with b.if_else(b.and_(sized, small_matmul.fits(em, y, out))) as (blocked, other):
         with blocked:
@@ -187,6 +189,10 @@ SMALL_PRODUCT = 4096
 # above, BLAS's packing wins: 256x256x256 459/402, 64x512x512 655/438, 4x2048x2048 3409/1299.
 KERNEL_PRODUCT = 1 << 21
 KERNEL_Y_BYTES = 1 << 20
+# Up to this many multiply-adds a y with strided rows is copied for the kernel; float32 q @ k.T,
+# q (t, 16), two threads, us a call copied / loops or BLAS: t=16 1.60/4.74, 32 2.35/2.72,
+# 64 2.90/4.71; the attention workload's 128x64x128 (4 heads) 363-442 / 316-333 per call.
+COPIED_PRODUCT = 1 << 16
 
 
 def _loops(em, x: NativeTensor, y: NativeTensor, out: NativeTensor, loop_dtype: DType) -> None:
