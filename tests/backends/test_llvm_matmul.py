@@ -109,7 +109,7 @@ def attention_scores(q, k):
 
 
 @pytest.mark.parametrize("dtype", FLOATS, ids=lambda d: np.dtype(d).name)
-@pytest.mark.parametrize("t", [4, 16, 33])
+@pytest.mark.parametrize("t", [4, 16, 33, 80])  # 80: above COPIED_PRODUCT, the BLAS
 def test_products_with_a_transposed_view(dtype, t):
     """q @ k.T, the attention scores: y is a transposed view of k."""
     q, k = _operands(dtype, t, 16, t, seed=t)
