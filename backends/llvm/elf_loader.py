@@ -157,7 +157,7 @@ def _place(data, sections, symbols, relocations, layout: _Layout, base: int, res
             raise ObjectLoadError(f"a relocation refers to {name or 'a section'}, which is not loaded")
         return base + offsets[shndx] + value
 
-    addresses = {sym: address_of(sym) for _, entries in relocations for _, sym, _, _ in entries}
+    addresses = {sym: address_of(sym) for sym in {sym for _, entries in relocations for _, sym, _, _ in entries}}
     slots = {}
     for n, sym in enumerate(layout.slotted):
         slot, stub = base + layout.got + 8 * n, base + layout.stubs + _STUB * n

@@ -12,7 +12,6 @@ context (arena and error slots); the first failing piece's error is raised.
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import functools
 import os
 import re
@@ -52,13 +51,7 @@ def thread_count() -> int:
 
 @functools.cache
 def threads_available() -> bool:
-    libc = ctypes.CDLL(None)
-    try:
-        for name in PTHREAD_FUNCTIONS:
-            symbols.define(f"jitc_{name}", ctypes.cast(getattr(libc, name), ctypes.c_void_p).value)
-    except AttributeError:
-        return False
-    return True
+    return symbols.define_from_process(PTHREAD_FUNCTIONS)
 
 
 _per_call = threading.local()

@@ -24,11 +24,25 @@ def defined() -> dict[str, int]:
     return dict(_defined)
 
 
+def define_from_process(names, prefix: str = "jitc_") -> bool:
+    """Define `prefix + name` as the process's own `name` (libc's pthread
+    functions as jitc_pthread_create, ...), for each of `names`; False,
+    defining none, if the process lacks one."""
+    found = {name: _in_process(name) for name in names}
+    if None in found.values():
+        return False
+    for name, where in found.items():
+        define(prefix + name, where)
+    return True
+
+
 def address(name: str) -> int | None:
     """Where `name` lies: a defined symbol, else the process's own; None if neither."""
     found = _defined.get(name)
-    if found is not None:
-        return found
+    return found if found is not None else _in_process(name)
+
+
+def _in_process(name: str) -> int | None:
     try:
         return ctypes.cast(getattr(_process, name), ctypes.c_void_p).value
     except AttributeError:

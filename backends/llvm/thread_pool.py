@@ -104,13 +104,8 @@ def _set_up() -> bool:
         return False
     if not sys.platform.startswith("linux") or platform.machine() not in _FUTEX_SYSCALL:
         return False
-    libc = ctypes.CDLL(None)
-    try:
-        functions = {name: ctypes.cast(getattr(libc, name), ctypes.c_void_p).value for name in FUNCTIONS}
-    except AttributeError:
+    if not symbols.define_from_process(FUNCTIONS):
         return False
-    for name, address in functions.items():
-        symbols.define(f"jitc_{name}", address)
     symbols.define(POOL_SYMBOL, _allocate())
     return True
 
